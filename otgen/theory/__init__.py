@@ -1,0 +1,14 @@
+"""Estimators of optimal transport costs W_c(P, Q) between samples, each with certified bounds.
+
+Layers: :mod:`.costs` (ground costs, lazy reductions) -> solvers (:mod:`.exact`,
+:mod:`.entropic`, :mod:`.closed_form`, :mod:`.sliced`) -> :mod:`.certify` (bounds) ->
+:class:`.result.OTResult`, dispatched by :func:`.wasserstein.wasserstein`.
+"""
+from .closed_form import gaussian_w2, wasserstein_1d
+from .entropic import sinkhorn_divergence
+from .result import OTResult
+from .sliced import sliced_wasserstein
+from .wasserstein import wasserstein
+
+__all__ = ["OTResult", "wasserstein", "sinkhorn_divergence", "sliced_wasserstein",
+           "gaussian_w2", "wasserstein_1d"]

@@ -1,0 +1,210 @@
+r"""Ground costs :math:`c(x, y) = \|x - y\|_2^p` and the reductions every solver needs.
+
+Two representations of the (n, m) cost matrix:
+
+* :func:`cost_matrix` -- dense numpy matrix, computed from coordinate differences (not the
+  ``|x|^2 + |y|^2 - 2 x.y`` expansion, which loses digits far from the origin).  For exact LPs.
+* :class:`CostGeometry` -- a lazy cost matrix in torch: dense when it fits in ``dense_max``
+  entries, otherwise recomputed block by block (O((n + m) d + block * m) memory), or handed to
+  KeOps ``LazyTensor`` reductions (``backend="keops"``, the fast choice on CUDA).  It offers the
+  reductions used by Sinkhorn and by the certificates: soft-min (log-sum-exp), hard min
+  (c-transform), plan marginals and plan cost.
+
+Everything here works on coordinates centred at the joint mean: the cost is translation
+invariant and centring keeps the matrix-product form of squared distances accurate.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+#: dense cost matrices up to this many entries are stored; larger ones are recomputed in blocks
+DENSE_MAX = 2.5e7
+#: entries per block for blockwise reductions
+BLOCK_ENTRIES = 4e6
+
+
+def cost_matrix(x: np.ndarray, y: np.ndarray, p: float = 2.0) -> np.ndarray:
+    r"""Dense cost matrix :math:`C_{ij} = \|x_i - y_j\|_2^p` (float64, from differences).
+
+    Parameters
+    ----------
+    x : ndarray (n, d)
+    y : ndarray (m, d)
+    p : float > 0
+
+    Returns
+    -------
+    ndarray (n, m)
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    n, m, d = x.shape[0], y.shape[0], x.shape[1]
+    out = np.empty((n, m))
+    rows = max(1, int(BLOCK_ENTRIES // max(m * d, 1)))
+    for s in range(0, n, rows):
+        diff = x[s:s + rows, None, :] - y[None, :, :]
+        sq = np.einsum("ijk,ijk->ij", diff, diff)
+        out[s:s + rows] = sq if p == 2 else np.sqrt(sq) ** p
+    return out
+
+
+def pair_costs(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray, p: float = 2.0):
+    """Costs of the listed pairs ``(x[i[k]], y[j[k]])`` (numpy or torch, differentiable)."""
+    diff = x[i] - y[j]
+    sq = (diff * diff).sum(-1)
+    return sq if p == 2 else (sq.clamp(min=0) if hasattr(sq, "clamp") else sq) ** (p / 2)
+
+
+def torch_cost(x: torch.Tensor, y: torch.Tensor, p: float) -> torch.Tensor:
+    """Block of the cost matrix in torch (matrix-product form on centred data)."""
+    if p == 2:
+        sq = (x * x).sum(1)[:, None] + (y * y).sum(1)[None, :] - 2 * x @ y.T
+        return sq.clamp_(min=0) if not sq.requires_grad else sq.clamp(min=0)
+    return torch.cdist(x, y) ** p
+
+
+class CostGeometry:
+    r"""Lazy cost matrix between two point clouds, with the reductions solvers need.
+
+    All "potential" arguments ``h`` below are vectors indexed by the *other* cloud: for a
+    reduction over ``j`` (one value per row ``i``) ``h`` has length m.
+
+    Parameters
+    ----------
+    x, y : ndarray (n, d), (m, d)
+        Points (float32 or float64).
+    p : float
+        Cost exponent.
+    backend : {"auto", "dense", "blocks", "keops"}
+        ``auto``: dense if n*m <= DENSE_MAX, else KeOps on CUDA, else blocks.
+    device : str or torch.device, optional
+    """
+
+    def __init__(self, x, y, p=2.0, backend="auto", device=None, dtype=torch.float64):
+        device = torch.device(device) if device is not None else torch.device("cpu")
+        center = (np.concatenate([x, y]).mean(0) if x.size + y.size else 0.0)
+        self.x = torch.as_tensor(np.asarray(x, np.float64) - center, dtype=dtype, device=device)
+        self.y = torch.as_tensor(np.asarray(y, np.float64) - center, dtype=dtype, device=device)
+        self.p = float(p)
+        self.n, self.m = self.x.shape[0], self.y.shape[0]
+        if backend == "auto":
+            if self.n * self.m <= DENSE_MAX:
+                backend = "dense"
+            else:
+                backend = "keops" if device.type == "cuda" else "blocks"
+        self.backend = backend
+        self.C = torch_cost(self.x, self.y, self.p) if backend == "dense" else None
+        self._rows = max(1, int(BLOCK_ENTRIES // max(self.m, 1)))
+        self._cols = max(1, int(BLOCK_ENTRIES // max(self.n, 1)))
+
+    # --- helpers -------------------------------------------------------------------------
+    def _t(self, v):
+        return torch.as_tensor(v, dtype=self.x.dtype, device=self.x.device)
+
+    def blocks(self, transpose=False):
+        """Yield (slice, C_block) over row blocks of C (or of C^T)."""
+        A, B = (self.y, self.x) if transpose else (self.x, self.y)
+        if self.C is not None:
+            C = self.C.T if transpose else self.C
+            yield slice(0, C.shape[0]), C
+            return
+        step = self._cols if transpose else self._rows
+        for s in range(0, A.shape[0], step):
+            yield slice(s, s + step), torch_cost(A[s:s + step], B, self.p)
+
+    def _keops(self, transpose):
+        from pykeops.torch import LazyTensor
+
+        A, B = (self.y, self.x) if transpose else (self.x, self.y)
+        Ai = LazyTensor(A[:, None, :].contiguous())
+        Bj = LazyTensor(B[None, :, :].contiguous())
+        if self.p == 2:
+            return ((Ai - Bj) ** 2).sum(-1)
+        return (((Ai - Bj) ** 2).sum(-1)).sqrt() ** self.p if self.p != 1 else (
+            ((Ai - Bj) ** 2).sum(-1)).sqrt()
+
+    # --- reductions ----------------------------------------------------------------------
+    def softmin(self, h, eps, transpose=False):
+        r"""Soft c-transform :math:`-\varepsilon \log \sum_j \exp((h_j - C_{ij})/\varepsilon)`.
+
+        ``h`` must already include the log-weights, i.e. ``h = g + eps * log b``.
+        """
+        h = self._t(h)
+        if self.backend == "keops":
+            from pykeops.torch import LazyTensor
+
+            C = self._keops(transpose)
+            H = LazyTensor(h[None, :, None].contiguous())
+            return -eps * ((H - C) / eps).logsumexp(dim=1).view(-1)
+        out = []
+        for _, C in self.blocks(transpose):
+            out.append(-eps * torch.logsumexp((h[None, :] - C) / eps, dim=1))
+        return torch.cat(out)
+
+    def cmin(self, h, transpose=False, return_index=False):
+        r"""Hard c-transform :math:`\min_j (C_{ij} - h_j)` (and its argmin)."""
+        h = self._t(h)
+        if self.backend == "keops":
+            from pykeops.torch import LazyTensor
+
+            C = self._keops(transpose)
+            H = LazyTensor(h[None, :, None].contiguous())
+            vals, idx = (C - H).min_argmin(dim=1)
+            return (vals.view(-1), idx.view(-1).long()) if return_index else vals.view(-1)
+        vals, idx = [], []
+        for _, C in self.blocks(transpose):
+            v, i = (C - h[None, :]).min(dim=1)
+            vals.append(v)
+            idx.append(i)
+        return (torch.cat(vals), torch.cat(idx)) if return_index else torch.cat(vals)
+
+    def plan_stats(self, u, v, eps, need_cost=True):
+        r"""For :math:`P_{ij} = \exp((u_i + v_j - C_{ij})/\varepsilon)` return row sums, column
+        sums and :math:`\sum_{ij} P_{ij} C_{ij}` (``u, v`` include log-weights)."""
+        u, v = self._t(u), self._t(v)
+        if self.backend == "keops":
+            from pykeops.torch import LazyTensor
+
+            C = self._keops(False)
+            U = LazyTensor(u[:, None, None].contiguous())
+            V = LazyTensor(v[None, :, None].contiguous())
+            K = ((U + V - C) / eps).exp()
+            rows = K.sum(dim=1).view(-1)
+            cols = K.sum(dim=0).view(-1)
+            cost = (K * C).sum(dim=1).sum() if need_cost else None
+            return rows, cols, cost
+        rows, cols, cost = [], torch.zeros_like(v), torch.zeros((), dtype=u.dtype, device=u.device)
+        for sl, C in self.blocks():
+            P = torch.exp((u[sl, None] + v[None, :] - C) / eps)
+            rows.append(P.sum(1))
+            cols += P.sum(0)
+            if need_cost:
+                cost = cost + (P * C).sum()
+        return torch.cat(rows), cols, (cost if need_cost else None)
+
+    def bilinear(self, u, v):
+        r""":math:`\sum_{ij} u_i C_{ij} v_j`."""
+        u, v = self._t(u), self._t(v)
+        if self.backend == "keops":
+            from pykeops.torch import LazyTensor
+
+            C = self._keops(False)
+            V = LazyTensor(v[None, :, None].contiguous())
+            return ((C * V).sum(dim=1).view(-1) * u).sum()
+        total = torch.zeros((), dtype=u.dtype, device=u.device)
+        for sl, C in self.blocks():
+            total = total + u[sl] @ (C @ v)
+        return total
+
+    def max_cost(self) -> float:
+        """An upper bound on max_ij C_ij (diameter of the joint cloud, to the power p)."""
+        both = torch.cat([self.x, self.y])
+        radius = float(both.norm(dim=1).max())
+        return (2 * radius) ** self.p if radius > 0 else 0.0
+
+    def log_weights(self, w):
+        w = self._t(w)
+        return torch.where(w > 0, torch.log(w.clamp(min=1e-300)), torch.full_like(w, -math.inf))

@@ -1,0 +1,118 @@
+"""The result object every otgen estimator returns."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "None"
+    try:
+        return f"{float(v):.6g}"
+    except (TypeError, ValueError):
+        return repr(v)
+
+
+@dataclass
+class OTResult:
+    r"""Optimal-transport cost between two discrete measures, with how far it can be trusted.
+
+    Attributes
+    ----------
+    value : float or torch.Tensor
+        Estimate of the OT cost :math:`\mathrm{OT}_c(P, Q) = \min_{\pi \in \Pi(a, b)}
+        \sum_{ij} \pi_{ij} \|x_i - y_j\|^p`, i.e. :math:`W_p^p`.  A 0-d tensor (differentiable
+        when the inputs require grad) for torch inputs, a float for numpy inputs.
+    lower, upper : float
+        Certified bounds on the exact OT cost between the two given empirical measures:
+        ``lower <= OT <= upper`` up to floating-point rounding.  ``lower`` is the value of a
+        dual-feasible pair of potentials, ``upper`` the cost of a feasible coupling.
+    method : str
+        Method that produced the estimate (``"exact"``, ``"sinkhorn"``, ``"1d"``, ...).
+    p : float
+        Exponent of the ground cost :math:`\|x - y\|_2^p`.
+    converged : bool
+        False when the solver stopped before meeting its tolerance (a warning was issued).
+    n_iter : int
+        Iterations used (simplex pivots, Sinkhorn iterations, column-generation rounds, ...).
+    eps : float or None
+        Entropic regularization used by Sinkhorn, in units of the cost.
+    plan : array or None
+        Dense coupling (n, m) when small enough to store, else None.
+    potentials : tuple(array, array) or None
+        Dual potentials (f, g) with f_i + g_j <= C_ij (certified ones, after c-transform).
+    time_s : float
+        Wall time of the whole call.
+    std_error : float or None
+        Monte-Carlo standard error of ``value`` (sliced estimators only).
+    info : dict
+        Method-specific diagnostics (marginal error, number of edges, ...).
+    """
+
+    value: Any
+    lower: float
+    upper: float
+    method: str
+    p: float = 2.0
+    converged: bool = True
+    n_iter: int = 0
+    eps: float | None = None
+    plan: Any = None
+    potentials: tuple | None = None
+    time_s: float = 0.0
+    std_error: float | None = None
+    info: dict = field(default_factory=dict)
+
+    @property
+    def distance(self):
+        """:math:`W_p = \\mathrm{value}^{1/p}` (same type as ``value``)."""
+        v = self.value
+        if hasattr(v, "clamp"):
+            return v.clamp(min=0) ** (1.0 / self.p)
+        return max(float(v), 0.0) ** (1.0 / self.p)
+
+    @property
+    def gap(self) -> float:
+        """Absolute width ``upper - lower`` of the certified interval."""
+        return float(self.upper) - float(self.lower)
+
+    @property
+    def rel_gap(self) -> float:
+        """Relative width ``(upper - lower) / upper`` (0 when both are 0)."""
+        up = float(self.upper)
+        if up <= 0:
+            return 0.0 if self.gap <= 0 else float("inf")
+        return max(self.gap, 0.0) / up
+
+    def contains(self, value: float, rtol: float = 1e-9) -> bool:
+        """True if ``value`` lies in ``[lower, upper]`` up to relative rounding ``rtol``."""
+        slack = rtol * max(abs(float(self.upper)), abs(float(self.lower)), 1e-300)
+        return float(self.lower) - slack <= value <= float(self.upper) + slack
+
+    def to_dict(self) -> dict:
+        """JSON-friendly summary (no plan or potentials)."""
+        return {
+            "value": float(self.value), "distance": float(self.distance),
+            "lower": float(self.lower), "upper": float(self.upper), "rel_gap": self.rel_gap,
+            "method": self.method, "p": self.p, "converged": bool(self.converged),
+            "n_iter": int(self.n_iter), "eps": self.eps, "time_s": self.time_s,
+            "std_error": self.std_error,
+            **{k: v for k, v in self.info.items() if isinstance(v, (int, float, str, bool))},
+        }
+
+    def __repr__(self) -> str:
+        parts = [f"value={_fmt(self.value)}", f"distance={_fmt(self.distance)}",
+                 f"interval=[{_fmt(self.lower)}, {_fmt(self.upper)}]",
+                 f"rel_gap={self.rel_gap:.2e}", f"method={self.method!r}", f"p={self.p:g}",
+                 f"converged={self.converged}", f"n_iter={self.n_iter}"]
+        if self.eps is not None:
+            parts.append(f"eps={_fmt(self.eps)}")
+        if self.std_error is not None:
+            parts.append(f"std_error={_fmt(self.std_error)}")
+        parts.append(f"time_s={self.time_s:.3g}")
+        if self.plan is not None:
+            parts.append(f"plan=<{tuple(np.shape(self.plan))}>")
+        return "OTResult(" + ", ".join(parts) + ")"

@@ -1,0 +1,90 @@
+"""Check records, the registry, the runner and the report formats of ``otgen verify``."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+REGISTRY: list[tuple[str, Callable]] = []
+
+
+@dataclass
+class Check:
+    """One verified claim: the worst error over ``instances`` random instances vs a tolerance."""
+
+    name: str
+    instances: int
+    max_error: float
+    tolerance: float
+    passed: bool
+    detail: str = ""
+    time_s: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def register(name: str):
+    """Decorator adding a check ``f(seed) -> Check`` to the registry under ``name``."""
+
+    def deco(fn):
+        REGISTRY.append((name, fn))
+        return fn
+
+    return deco
+
+
+def make_check(name, errors, tolerance, detail="", strict=False) -> Check:
+    """Build a Check from a list of per-instance errors (pass if max error <= tolerance)."""
+    worst = max(errors) if errors else 0.0
+    ok = (worst < tolerance) if strict else (worst <= tolerance)
+    return Check(name, len(errors), float(worst), float(tolerance), bool(ok), detail)
+
+
+def run_checks(seed: int = 0, only: str | None = None, progress: bool = True) -> list[Check]:
+    """Run every registered check (or those whose name contains ``only``)."""
+    from . import estimators  # noqa: F401  (registers the checks)
+
+    try:  # theorem checks live in their own module when present
+        from . import theorems  # noqa: F401
+    except ImportError:
+        pass
+    selected = [(n, f) for n, f in REGISTRY if only is None or only in n]
+    results = []
+    bar = None
+    if progress:
+        from rich.progress import Progress
+
+        bar = Progress(transient=True)
+        bar.start()
+        task = bar.add_task("verifying", total=len(selected))
+    try:
+        for name, fn in selected:
+            t0 = time.perf_counter()
+            try:
+                chk = fn(seed)
+            except Exception as exc:  # a crashing check is a failing check, not a crash
+                chk = Check(name, 0, float("inf"), 0.0, False, f"error: {exc!r}")
+            chk.time_s = time.perf_counter() - t0
+            results.append(chk)
+            if bar:
+                bar.advance(task)
+    finally:
+        if bar:
+            bar.stop()
+    return results
+
+
+def format_table(checks: list[Check]) -> str:
+    """Plain-text table: one row per claim."""
+    rows = [("claim", "instances", "max error", "tolerance", "result", "time")]
+    for c in checks:
+        rows.append((c.name, str(c.instances), f"{c.max_error:.3g}", f"{c.tolerance:.3g}",
+                     "PASS" if c.passed else "FAIL", f"{c.time_s:.1f}s"))
+    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    n_fail = sum(not c.passed for c in checks)
+    lines.append(f"\n{len(checks) - n_fail}/{len(checks)} claims verified"
+                 + (f", {n_fail} FAILED" if n_fail else ""))
+    return "\n".join(lines)
