@@ -3,24 +3,32 @@
 The rule (measured on 2 CPU cores, see docs/benchmarks.md):
 
 1. ``d == 1`` and ``p >= 1``: ``"1d"`` -- exact by sorting, O(n log n), any n.
-2. ``n * m <= EXACT_MAX_ENTRIES`` (about 3,000 x 3,000): ``"exact"`` -- the network simplex
-   takes at most a few seconds there and its interval has zero width, so it meets every tol.
-3. otherwise ``"sinkhorn"`` with eps refined until the certified relative gap is <= ``tol``
-   (default 1e-2); if it cannot get there it warns and sets ``converged=False``.
+2. ``n * m <= EXACT_MAX_ENTRIES`` (about 3,000 x 3,000), or ``tol == 0``: ``"exact"`` -- the
+   dense network simplex takes a few seconds at most and its interval has zero width.
+3. on a CUDA device: ``"sinkhorn"`` (KeOps reductions, eps refined until the certified gap is
+   <= ``tol``, default 1e-2).
+4. otherwise ``"sparse"``: network simplex on a sparse graph grown by column generation, stopped
+   once the certified relative gap is <= ``tol`` (default 1e-2); O((n + m) k) memory.
 
+If the requested tol cannot be met the estimator warns and sets ``converged=False``.
 ``"gaussian"`` and ``"sliced"`` are never chosen automatically: their intervals are certified
 but usually wide; ask for them explicitly when a closed form or a slice average is what you want.
 """
 from __future__ import annotations
 
-#: largest n * m solved exactly by "auto"
+#: largest n * m solved by the dense network simplex in "auto"
 EXACT_MAX_ENTRIES = 1e7
+#: largest n * m for which method="exact" builds the dense cost matrix (200 MB in float64);
+#: beyond, "exact" runs the sparse column-generation solver to optimality
+DENSE_EXACT_MAX = 2.5e7
 
 
-def choose_method(n: int, m: int, d: int, p: float, tol=None) -> str:
+def choose_method(n: int, m: int, d: int, p: float, tol=None, device=None) -> str:
     """Return the method ``wasserstein(..., method="auto")`` uses for this problem."""
     if d == 1 and p >= 1:
         return "1d"
     if n * m <= EXACT_MAX_ENTRIES or tol == 0:
         return "exact"
-    return "sinkhorn"
+    if device is not None and getattr(device, "type", str(device)).startswith("cuda"):
+        return "sinkhorn"
+    return "sparse"

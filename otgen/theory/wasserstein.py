@@ -9,14 +9,17 @@ import torch
 
 from .._validate import (Measures, check_choice, check_measures, check_positive, is_tensor)
 from .certify import default_directions, northwest_coupling, projected_coupling_upper
-from .choose import choose_method
+from .choose import DENSE_EXACT_MAX, choose_method
 from .closed_form import gaussian_w2, weighted_moments
-from .costs import pair_costs, torch_cost
+from .costs import torch_cost
 from .entropic import solve_sinkhorn
 from .exact import solve_exact
+from .sparse import solve_sparse
 from .result import OTResult
 
-METHODS = {"auto", "exact", "sinkhorn", "1d", "gaussian"}
+METHODS = {"auto", "exact", "sparse", "sinkhorn", "1d", "gaussian"}
+#: relative gap attributed to floating-point rounding when checking ``tol`` (e.g. tol=0)
+GAP_ROUNDING = 1e-12
 
 
 def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", tol=None,
@@ -41,8 +44,12 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", tol
         Nonnegative weights with equal sums (within 1e-6 relative); uniform 1/n, 1/m when None.
     p : float > 0
         Exponent of the ground cost :math:`\|x - y\|_2^p`.
-    method : {"auto", "exact", "sinkhorn", "1d", "gaussian"}
+    method : {"auto", "exact", "sparse", "sinkhorn", "1d", "gaussian"}
         * ``"exact"``: network simplex (POT); the interval is the LP duality gap (zero at optimum).
+          Beyond ``DENSE_EXACT_MAX`` cost entries it runs the sparse solver to optimality.
+        * ``"sparse"``: network simplex on a sparse candidate graph grown by column generation
+          (:mod:`otgen.theory.sparse`), O((n + m) k) memory; stops once the certified gap is
+          <= ``tol`` (default 1e-2).
         * ``"sinkhorn"``: log-domain eps-scaled Sinkhorn (dense, blockwise or KeOps reductions);
           upper = rounded entropic plan (Altschuler et al. 2017), lower = c-transform of the
           potential.  ``eps`` fixed, or refined until the gap meets ``tol``.
@@ -100,8 +107,10 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", tol
     if eps is not None:
         eps = check_positive(eps, "eps")
     check_choice(backend, "backend", {"auto", "dense", "blocks", "keops"})
+    if device is None and is_tensor(mu.x_in):
+        device = mu.x_in.device
     if method == "auto":
-        method = choose_method(mu.n, mu.m, mu.d, p, tol)
+        method = choose_method(mu.n, mu.m, mu.d, p, tol, device)
     if method == "1d" and mu.d != 1:
         raise ValueError(f"method='1d' needs 1-D points (x.shape[1] == 1), got dimension {mu.d}")
     if method == "1d" and p < 1:
@@ -112,9 +121,15 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", tol
         raise ValueError(f"eps is only used by method='sinkhorn', got method={method!r}")
     if device is None and is_tensor(mu.x_in):
         device = mu.x_in.device
+    if method == "sparse" and eps is not None:
+        raise ValueError("eps is only used by method='sinkhorn'")
 
-    if method == "exact":
+    if method == "exact" and mu.n * mu.m > DENSE_EXACT_MAX:
+        out = solve_sparse(mu, p, tol=None, seed=seed or 0)  # same LP, O(n + m) memory
+    elif method == "exact":
         out = solve_exact(mu, p, **({"max_iter": max_iter} if max_iter else {}))
+    elif method == "sparse":
+        out = solve_sparse(mu, p, tol=1e-2 if tol is None else tol, seed=seed or 0)
     elif method == "sinkhorn":
         out = solve_sinkhorn(mu, p, eps=eps, tol=tol, backend=backend, device=device,
                              **({"max_iter": max_iter} if max_iter else {}))
@@ -125,7 +140,8 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", tol
     implicit = out.pop("implicit_plan", None)
     coupling = out.pop("coupling", None)
     res = OTResult(method=method, p=p, **out)
-    if tol is not None and res.converged and res.rel_gap > tol:
+    # rounding slack: the LP's primal and dual values agree only to ~1e-14 relative
+    if tol is not None and res.converged and res.rel_gap > tol + GAP_ROUNDING:
         res.converged = False
         warnings.warn(f"method={method!r} returned a certified relative gap {res.rel_gap:.2e} "
                       f"> tol={tol:.1e}", RuntimeWarning, stacklevel=2)
@@ -187,19 +203,39 @@ def _float_tensor(t):
     return t if t.is_floating_point() else t.to(torch.float64)
 
 
+def _pair_cost_t(x, y, i, j, p):
+    """Costs of the listed pairs from coordinate differences (no cancellation far from the
+    origin); the gradient at coincident points is 0 (subgradient) for p >= 1, not NaN."""
+    diff = x[i] - y[j]
+    if p == 2:
+        return (diff * diff).sum(-1)
+    return torch.linalg.vector_norm(diff, dim=-1) ** p
+
+
 def _to_torch(res: OTResult, mu: Measures, p: float, implicit, coupling):
     xt, yt = _float_tensor(mu.x_in), _float_tensor(mu.y_in)
     yt = yt.to(xt.dtype)
     wrap = mu.backend.wrap
+    # The cost is translation invariant: shifting both clouds by a constant (no gradient) keeps
+    # values and gradients, and avoids the |x|^2 - 2 x.y + |y|^2 cancellation far from 0.
+    center = torch.as_tensor(np.concatenate([mu.x, mu.y]).astype(np.float64).mean(0),
+                             dtype=xt.dtype, device=xt.device)
+    xc, yc = xt - center, yt - center
     if res.method == "gaussian":
-        value = mu.mass * gaussian_w2(*_torch_moments(xt, mu.a), *_torch_moments(yt, mu.b))
+        x64, y64 = xc.to(torch.float64), yc.to(torch.float64)  # moments in float64
+        value = (mu.mass * gaussian_w2(*_torch_moments(x64, mu.a), *_torch_moments(y64, mu.b))
+                 ).to(xt.dtype)
     elif coupling is not None:
         i, j, mass = coupling
         value = (torch.as_tensor(mass, dtype=xt.dtype, device=xt.device)
-                 * pair_costs(xt, yt, i, j, p)).sum()
+                 * _pair_cost_t(xc, yc, i, j, p)).sum()
+    elif res.plan is not None and res.method != "sinkhorn":
+        i, j = np.nonzero(res.plan)  # an LP vertex: at most n + m - 1 entries
+        value = (torch.as_tensor(res.plan[i, j], dtype=xt.dtype, device=xt.device)
+                 * _pair_cost_t(xc, yc, i, j, p)).sum()
     elif res.plan is not None:
         P = torch.as_tensor(res.plan, dtype=xt.dtype, device=xt.device)
-        value = (P * torch_cost(xt, yt, p)).sum()
+        value = (P * torch_cost(xc, yc, p)).sum()
     else:
         geom, u, v, eps = implicit
 
@@ -207,7 +243,7 @@ def _to_torch(res: OTResult, mu: Measures, p: float, implicit, coupling):
             for sl, C in geom.blocks():
                 yield sl, torch.exp((u[sl, None] + v[None, :] - C) / eps).to(xt.device)
 
-        value = _ImplicitPlanCost.apply(xt, yt, float(res.value), blocks, p)
+        value = _ImplicitPlanCost.apply(xc, yc, float(res.value), blocks, p)
     if not (xt.requires_grad or yt.requires_grad):
         value = value.detach()
     res.value = value
@@ -220,4 +256,5 @@ def _torch_moments(x, w_np):
     w = torch.as_tensor(w_np / w_np.sum(), dtype=x.dtype, device=x.device)
     m = w @ x
     xc = x - m
-    return m, (xc * w[:, None]).T @ xc
+    S = (xc * w[:, None]).T @ xc
+    return m, (S + S.T) / 2
