@@ -18,9 +18,9 @@ from __future__ import annotations
 
 #: largest n * m solved by the dense network simplex in "auto"
 EXACT_MAX_ENTRIES = 1e7
-#: largest n * m for which method="exact" builds the dense cost matrix (200 MB in float64);
-#: beyond, "exact" runs the sparse column-generation solver to optimality
-DENSE_EXACT_MAX = 2.5e7
+#: largest n * m for which method="exact" builds the dense cost matrix (3.2 GB in float64, as
+#: ot.emd needs); beyond, "exact" runs the sparse column-generation solver to optimality
+DENSE_EXACT_MAX = 4.1e8
 
 
 def choose_method(n: int, m: int, d: int, p: float, tol=None, device=None) -> str:
