@@ -9,6 +9,13 @@ from .entropic import sinkhorn_divergence
 from .result import OTResult
 from .sliced import sliced_wasserstein
 from .wasserstein import wasserstein
+from .encoders import (ConditionalMeanDecoder, EncoderOTResult, PenalizedOTResult,
+                       conditional_mean_decoder, encoder_ot, lipschitz_constant, penalized_ot,
+                       sharpness)
+from .information import KLDecomposition, vae_kl_decomposition
 
 __all__ = ["OTResult", "wasserstein", "sinkhorn_divergence", "sliced_wasserstein",
            "gaussian_w2", "wasserstein_1d"]
+__all__ += ["encoder_ot", "EncoderOTResult", "penalized_ot", "PenalizedOTResult",
+            "lipschitz_constant", "conditional_mean_decoder", "ConditionalMeanDecoder",
+            "sharpness", "vae_kl_decomposition", "KLDecomposition"]
