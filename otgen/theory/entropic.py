@@ -80,7 +80,9 @@ def solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
     With ``eps`` given, solve at that eps.  Otherwise start from a coarse eps and divide it by 4
     (warm-started) until the certified relative gap is <= ``tol`` (default 1e-2).
     """
-    dtype = torch.float32 if mu.x.dtype == np.float32 else torch.float64
+    # always float64: the certificates must hold for float32 inputs too, and exp((f+g-C)/eps)
+    # needs the digits once eps is small relative to the costs
+    dtype = torch.float64
     geom = CostGeometry(mu.x, mu.y, p, backend=backend, device=device, dtype=dtype)
     a, b = mu.a, mu.b * (mu.a.sum() / mu.b.sum())
     mass = float(a.sum())
@@ -92,10 +94,9 @@ def solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
         eps = 0.05 * scale * min(tol, 0.1) ** 0.5
     if marginal_tol is None:
         marginal_tol = 1e-3 if adaptive else 1e-5
-    # float32 cannot resolve exp((f + g - C)/eps) once eps is tiny relative to the costs
-    eps_floor = (1e-6 if dtype == torch.float32 else 1e-12) * scale
+    eps_floor = 1e-12 * scale
     if eps < eps_floor:
-        raise ValueError(f"eps={eps:.3g} is below {eps_floor:.3g} (the {dtype} resolution of the "
+        raise ValueError(f"eps={eps:.3g} is below {eps_floor:.3g} (the float64 resolution of the "
                          f"cost scale {scale:.3g}); use a larger eps or float64 inputs")
     f = g = None
     eps_start = None
