@@ -107,11 +107,24 @@ def _subsample_potentials(x, y, a, b, p, size, rng, k):
     aa, bb = a[ix] / a[ix].sum(), b[iy] / b[iy].sum()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _, log = ot.emd(aa, bb, cost_matrix(x[ix], y[iy], p), numItermax=10**9, log=True)
+        P, log = ot.emd(aa, bb, cost_matrix(x[ix], y[iy], p), numItermax=10**9, log=True)
     f_sub = np.asarray(log["u"])
     g = c_transform_knn(y, x[ix], f_sub, p)[0][:, 0]  # g_j = min_i C - f_i
     f = c_transform_knn(x, y, g, p)[0][:, 0]
-    return f, g
+    # displacement candidates: move every point by the barycentric displacement of its nearest
+    # subsample point, and take the k nearest points of the other cloud around it
+    rows, cols = [], []
+    for (src, dst, P_, isrc, idst, w, transpose) in (
+            (x, y, P, ix, iy, aa, False), (y, x, P.T, iy, ix, bb, True)):
+        bary = (P_ @ dst[idst]) / np.maximum(w, 1e-300)[:, None]
+        near = cKDTree(src[isrc]).query(src, k=1)[1]
+        moved = src + (bary - src[isrc])[near]
+        kk = min(k, len(dst))
+        nbr = np.asarray(cKDTree(dst).query(moved, k=kk)[1]).reshape(len(src), kk)
+        r_, c_ = np.repeat(np.arange(len(src)), kk), nbr.ravel()
+        rows.append(c_ if transpose else r_)
+        cols.append(r_ if transpose else c_)
+    return f, g, np.concatenate(rows), np.concatenate(cols)
 
 
 def solve_sparse(mu: Measures, p: float, *, tol=None, k=8, subsample=None, max_rounds=50,
@@ -126,14 +139,14 @@ def solve_sparse(mu: Measures, p: float, *, tol=None, k=8, subsample=None, max_r
     n, m = len(x), len(y)
     if subsample is None:
         subsample = SUBSAMPLE
-    f, g = _subsample_potentials(x, y, a, b, p, subsample, rng, k)
+    f, g, dr, dc = _subsample_potentials(x, y, a, b, p, subsample, rng, k)
     # feasibility backbone: monotone coupling along the principal axis
     bi, bj, _ = northwest_coupling(*(v @ default_directions(x, y, n_random=0)[0] for v in (x, y)),
                                    a, b)
     vr, ir = c_transform_knn(x, y, g, p, k)
     vc, ic = c_transform_knn(y, x, f, p, k)
-    rows = np.concatenate([np.repeat(np.arange(n), ir.shape[1]), ic.ravel(), bi])
-    cols = np.concatenate([ir.ravel(), np.repeat(np.arange(m), ic.shape[1]), bj])
+    rows = np.concatenate([np.repeat(np.arange(n), ir.shape[1]), ic.ravel(), bi, dr])
+    cols = np.concatenate([ir.ravel(), np.repeat(np.arange(m), ic.shape[1]), bj, dc])
     edges = np.unique(rows.astype(np.int64) * m + cols)
     target = 1e-13 if tol is None else tol
     lower, upper, u, v = -np.inf, np.inf, f, g
