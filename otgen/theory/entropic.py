@@ -91,7 +91,13 @@ def solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
     adaptive = eps is None
     tol = 1e-2 if tol is None else tol
     if adaptive:
-        eps = 0.05 * scale * min(tol, 0.1) ** 0.5
+        # first guess: the entropic bias of the plan is ~ eps * log-ish factors, so aim eps at
+        # tol/2 of a cheap feasible cost (best projected quantile coupling), refine if needed
+        from .certify import default_directions, projected_coupling_upper
+
+        rough, _ = projected_coupling_upper(mu.x.astype(np.float64), mu.y.astype(np.float64),
+                                            a, b, p, default_directions(mu.x, mu.y))
+        eps = max(0.5 * tol * rough / mass, 2e-12 * scale) if rough > 0 else 1e-3 * scale
     if marginal_tol is None:
         marginal_tol = 1e-3 if adaptive else 1e-5
     eps_floor = 1e-12 * scale
