@@ -93,20 +93,34 @@ def wasserstein_1d(u, v, a=None, b=None, p: float = 1.0):
     return float(np.dot(mass, np.abs(u[i] - v[j]) ** p))
 
 
+def _gaussian_array(t, name):
+    arr = t.detach().cpu().numpy() if is_tensor(t) else np.asarray(t)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise TypeError(f"{name} must hold real numbers (float or int), got dtype {arr.dtype}")
+    return arr
+
+
 def _check_gaussian(m, S, name_m, name_S, d=None):
-    mm = m.detach().cpu().numpy() if is_tensor(m) else np.asarray(m)
-    SS = S.detach().cpu().numpy() if is_tensor(S) else np.asarray(S)
+    mm = _gaussian_array(m, name_m)
     if mm.ndim != 1:
         raise ValueError(f"{name_m} must be a mean vector of shape (d,), got shape {mm.shape}")
+    if mm.shape[0] == 0:
+        raise ValueError(f"{name_m} is empty: expected a mean vector of dimension d >= 1")
     if d is not None and mm.shape[0] != d:
         raise ValueError(f"{name_m} has dimension {mm.shape[0]}, expected {d} (same as m1)")
     dd = mm.shape[0]
+    SS = S.detach().cpu().numpy() if is_tensor(S) else np.asarray(S)
     if SS.shape != (dd, dd):
         raise ValueError(f"{name_S} must be a ({dd}, {dd}) covariance matrix, got shape {SS.shape}")
-    if not (np.all(np.isfinite(mm)) and np.all(np.isfinite(SS))):
-        raise ValueError(f"{name_m} / {name_S} contain NaN or infinite values")
+    SS = _gaussian_array(SS, name_S)
+    for arr, name in ((mm, name_m), (SS, name_S)):
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} contains NaN or infinite values")
     scale = max(np.abs(SS).max(), 1e-300)
-    if np.abs(SS - SS.T).max() > 1e-8 * scale:
+    # float32 covariances (e.g. fitted to float32 tensors) are symmetric only to ~1e-7
+    rtol = max(1e-8, 100 * np.finfo(SS.dtype).eps) if np.issubdtype(SS.dtype, np.floating) \
+        else 1e-8
+    if np.abs(SS - SS.T).max() > rtol * scale:
         raise ValueError(f"{name_S} must be symmetric")
     if np.linalg.eigvalsh(SS).min() < -1e-8 * scale:
         raise ValueError(f"{name_S} must be positive semi-definite (min eigenvalue "
@@ -146,9 +160,11 @@ def gaussian_w2(m1, S1, m2, S2):
     backend = backend_of(m1, S1, m2, S2)
     d = _check_gaussian(m1, S1, "m1", "S1")
     _check_gaussian(m2, S2, "m2", "S2", d)
+    out_dtype = None
     if backend.kind == "torch":
-        dt = torch.float64
-        m1, S1, m2, S2 = (t.to(dt) for t in (m1, S1, m2, S2))
+        dt = torch.float64  # matrix square roots in float64; the result in the inputs' dtype
+        out_dtype = backend.dtype if backend.dtype.is_floating_point else dt
+        m1, S1, m2, S2 = (torch.as_tensor(t).to(dt) for t in (m1, S1, m2, S2))
         lib = torch
     else:
         m1, S1, m2, S2 = (np.asarray(t, dtype=np.float64) for t in (m1, S1, m2, S2))
@@ -160,7 +176,7 @@ def gaussian_w2(m1, S1, m2, S2):
     w = w.clamp(min=0) if lib is torch else np.clip(w, 0, None)
     val = ((m1 - m2) ** 2).sum() + lib.trace(S1) + lib.trace(S2) - 2 * (w ** 0.5).sum()
     if lib is torch:
-        return val.clamp(min=0)
+        return val.clamp(min=0).to(out_dtype)
     return max(float(val), 0.0)
 
 

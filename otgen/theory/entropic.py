@@ -103,7 +103,7 @@ def solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
     eps_floor = 1e-12 * scale
     if eps < eps_floor:
         raise ValueError(f"eps={eps:.3g} is below {eps_floor:.3g} (the float64 resolution of the "
-                         f"cost scale {scale:.3g}); use a larger eps or float64 inputs")
+                         f"cost scale {scale:.3g}); use a larger eps")
     f = g = None
     eps_start = None
     n_iter, rounds = 0, 0
@@ -152,7 +152,7 @@ def _dense_cost(geom):
     return geom.C if geom.C is not None else torch.cat([C for _, C in geom.blocks()])
 
 
-def sinkhorn_divergence(x, y, a=None, b=None, *, p: int = 2, eps: float, scaling: float = 0.9,
+def sinkhorn_divergence(x, y, a=None, b=None, *, p: int = 2, eps: float, scaling: float = 0.99,
                         backend: str = "auto"):
     r"""Debiased Sinkhorn divergence (GeomLoss), in otgen's cost units.
 
@@ -175,7 +175,10 @@ def sinkhorn_divergence(x, y, a=None, b=None, *, p: int = 2, eps: float, scaling
     eps : float > 0
         Entropic regularization in cost units.
     scaling : float in (0, 1)
-        GeomLoss eps-scaling ratio (closer to 1 = more accurate, slower).
+        GeomLoss eps-scaling ratio.  GeomLoss does one Sinkhorn step per eps level and stops at
+        the target eps, so the schedule length is its only convergence control: 0.99 matches a
+        converged solver to ~0.5%; GeomLoss's own default 0.5 (or 0.9) can be several percent
+        off (measured in tests/theory/test_sinkhorn_divergence.py).
     backend : {"auto", "tensorized", "online", "multiscale"}
 
     Returns

@@ -30,6 +30,10 @@ def solve_exact(mu: Measures, p: float, max_iter: int = MAX_ITER) -> dict:
     C = cost_matrix(mu.x, mu.y, p)
     a = mu.a
     b = mu.b * (a.sum() / mu.b.sum())  # equal masses to the last bit, as the simplex needs
+    # POT's simplex potentials carry absolute errors ~(n + m) * 1e-16 * (max C + 1) (its
+    # artificial arcs cost (max C + 1)(n + m)): solve on C / max C so they are relative errors
+    scale = float(C.max()) if C.size and C.max() > 0 else 1.0
+    C /= scale  # in place: C can be huge
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         P, log = ot.emd(a, b, C, numItermax=max_iter, log=True)
@@ -38,11 +42,12 @@ def solve_exact(mu: Measures, p: float, max_iter: int = MAX_ITER) -> dict:
     marg = np.abs(P.sum(1) - a).sum() + np.abs(P.sum(0) - b).sum()
     if marg > 1e-12 * a.sum():
         P = round_dense_plan(P, a, b)
-    upper = float(np.vdot(P, C))
+    upper = float(np.vdot(P, C)) * scale
     # c-transform of the simplex's row potential: (u, g) is dual feasible by construction
     u = np.asarray(log["u"], dtype=np.float64)
     g = np.min(C - u[:, None], axis=0)
-    lower = float(np.dot(a, u) + np.dot(b, g))
+    lower = float(np.dot(a, u) + np.dot(b, g)) * scale
+    u, g = u * scale, g * scale
     if not converged:
         warnings.warn(f"network simplex stopped at max_iter={max_iter} before optimality "
                       f"({log.get('warning')}); returned interval [{lower:.6g}, {upper:.6g}] "
