@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -72,7 +73,29 @@ def sinkhorn_potentials(geom: CostGeometry, a, b, eps, *, f=None, g=None, eps_st
     return f, g, n_iter, err
 
 
-def solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
+@contextmanager
+def flush_denormals():
+    """Treat subnormal floats as zero inside Sinkhorn (restored afterwards).
+
+    In the log domain, exp((h - C)/eps) spans hundreds of orders of magnitude once eps is small;
+    terms below 1e-308 cannot change a log-sum-exp, but computing them as subnormals makes
+    torch's CPU kernels ~5-25x slower (measured).
+    """
+    changed = torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        if changed:
+            torch.set_flush_denormal(False)
+
+
+def solve_sinkhorn(mu: Measures, p: float, **kwargs) -> dict:
+    """Entropic OT with certified bounds; see :func:`otgen.theory.wasserstein`."""
+    with flush_denormals():
+        return _solve_sinkhorn(mu, p, **kwargs)
+
+
+def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
                    marginal_tol=None, max_iter=10_000, backend="auto", device=None,
                    dense_plan_max=4e6, max_refinements=8) -> dict:
     """Entropic OT with certified bounds; see :func:`otgen.theory.wasserstein`.
