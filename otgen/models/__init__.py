@@ -1,0 +1,26 @@
+"""Generative models of the VEGAN cookbook, trained in PyTorch and audited against exact OT.
+
+* :mod:`.data` -- digits (bundled), synthetic mixtures / manifolds, local MNIST files
+* :mod:`.networks` -- encoders, decoders, critics (MLP, small conv)
+* :mod:`.penalties` -- F(Q_Z, P_Z): MMD, latent JS game, sliced W, Sinkhorn, KL; gradient penalty
+* :mod:`.objectives` -- penalized OT (WAE-MMD, WAE-GAN = AAE), VAE, WGAN-GP
+* :mod:`.train` -- :func:`fit`: one loop, atomic checkpoints, resume, NaN stop
+* :mod:`.audit` -- :func:`audit`: primal OT, WGAN dual vs exact W_1, sharpness, report
+"""
+from .data import (DataSplit, gaussian_mixture, get_data, load_digits, load_mnist, manifold,
+                   read_idx)
+from .objectives import (MODELS, GenerativeModel, Objective, TrainingDivergedError,
+                         build_model, reconstruction_cost)
+from .penalties import (LatentAdversary, Penalty, gradient_penalty, kl_gaussian, mmd,
+                        sinkhorn_penalty, sliced_w2)
+from .train import FitResult, TrainConfig, fit, load_checkpoint, load_run, read_metrics
+from .audit import AuditResult, audit, audit_run, sample_run, sharpness  # noqa: E402  (last:
+# the function `audit` deliberately shadows the submodule name; import helpers from
+# otgen.models.audit with `from otgen.models.audit import ...`)
+
+__all__ = ["DataSplit", "load_digits", "load_mnist", "read_idx", "gaussian_mixture", "manifold",
+           "get_data", "MODELS", "GenerativeModel", "Objective", "TrainingDivergedError",
+           "build_model", "reconstruction_cost", "LatentAdversary", "Penalty",
+           "gradient_penalty", "kl_gaussian", "mmd", "sinkhorn_penalty", "sliced_w2",
+           "FitResult", "TrainConfig", "fit", "load_checkpoint", "load_run", "read_metrics",
+           "AuditResult", "audit", "audit_run", "sample_run", "sharpness"]

@@ -1,0 +1,550 @@
+r"""One training loop for every model: config, seeds, progress, metrics, atomic checkpoints, resume.
+
+Run directory layout (``out_dir``)::
+
+    config.json       the TrainConfig (written once; a resume must match it, except `epochs`)
+    checkpoint.pt     model + optimizer state at the last checkpointed step (atomic writes)
+    metrics.jsonl     one JSON object per logged step (mean loss terms since the last line)
+
+Determinism: the initial weights come from ``torch.manual_seed(seed)``; the minibatch order of
+epoch ``e`` from a generator seeded by ``(seed, e)``; all noise of step ``t`` (prior draws,
+encoder noise, interpolation weights) from a generator seeded by ``(seed, t)``.  So a run
+killed at any point and resumed from its checkpoint at step ``k`` replays steps ``k+1, ...``
+exactly as the uninterrupted run would (on the same machine and thread count).
+
+Checkpoints are written to a temporary file in the same directory, flushed and fsync-ed, then
+moved over ``checkpoint.pt`` with :func:`os.replace` (atomic on POSIX), so a crash at any
+instant leaves either the previous or the new checkpoint, never a torn one.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data import DataSplit, get_data
+from .objectives import (COSTS, DEFAULT_PENALTY, MODELS, GenerativeModel, Objective,
+                         TrainingDivergedError, build_model)
+from .penalties import PENALTIES
+
+CHECKPOINT = "checkpoint.pt"
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+FORMAT = "otgen-checkpoint-v1"
+#: config fields a resume may change (they do not alter the steps already taken)
+RESUMABLE_CHANGES = ("epochs", "checkpoint_every", "log_every")
+
+_DEFAULT_LR = {"wgan-gp": 1e-4}
+_DEFAULT_AUX_LR = {"wae-gan": 5e-4}  # the WAE paper's MNIST setting (AE 1e-3, adversary 5e-4)
+_DEFAULT_BETAS = {"wae-gan": (0.5, 0.999), "wgan-gp": (0.5, 0.9)}
+_DEFAULT_LAM = {"gan": 1.0, "kl": 1.0}
+
+
+@dataclass
+class TrainConfig:
+    r"""Everything that defines a training run (JSON-serializable).
+
+    Parameters
+    ----------
+    model : {"wae-mmd", "wae-gan", "wae", "vae", "wgan-gp"}
+        ``"wae"`` takes any ``penalty``; ``"wae-mmd"``/``"wae-gan"`` fix it to mmd / gan.
+    data : str
+        ``"digits"``, ``"mixture"``, ``"circle"``, ``"sphere"``, ``"torus"``, ``"swiss-roll"`` or
+        a path to MNIST files (see :func:`otgen.models.data.get_data`).
+    data_options : dict
+        Keyword arguments of the data loader (``n_train``, ``k``, ``ambient_dim``, ...).
+    latent_dim : int
+    hidden : tuple of int
+        Hidden widths of every MLP (encoder, decoder, critic, discriminator).
+    arch : {"mlp", "conv"}
+    epochs, batch_size : int
+        One epoch = ``n_train // batch_size`` steps (the last partial batch is dropped).
+    lr, aux_lr : float or None
+        Learning rates of the main nets and of the critic / latent discriminator (None: lr
+        1e-3, or 1e-4 for WGAN-GP; aux_lr = lr, or 5e-4 for WAE-GAN as in Tolstikhin et al.).
+    betas : (float, float) or None
+        Adam betas (None: (0.9, 0.999); WAE-GAN (0.5, 0.999); WGAN-GP (0.5, 0.9)).
+    weight_decay : float
+    optimizer : {"adam", "adamw"}
+    lam : float or None
+        Penalty weight lambda (None: 10, or 1 for the gan and kl penalties).
+    penalty : str or None
+        One of :data:`otgen.models.penalties.PENALTIES` (WAE models only).
+    penalty_options : dict
+        ``scales`` (MMD), ``n_projections`` (sliced), ``eps`` (sinkhorn).
+    cost : {"squared", "l2", "l1"}
+        Reconstruction cost c of the WAE objective.
+    sigma_z : float
+        Prior :math:`P_Z = N(0, \sigma_z^2 I)`.
+    decoder_std : float
+        s of the VAE's Gaussian decoder :math:`N(G(z), s^2 I)`.
+    stochastic_encoder : bool
+        Gaussian encoder for WAE models (always True for the VAE and penalty="kl").
+    n_critic, gp_weight : WGAN-GP critic steps per generator step and GP weight.
+    grad_clip : float or None
+    seed : int
+    checkpoint_every : int
+        Steps between checkpoints (a checkpoint is also written at the end).
+    log_every : int
+        Steps between metrics lines.
+    """
+
+    model: str = "wae-mmd"
+    data: str = "digits"
+    data_options: dict = field(default_factory=dict)
+    latent_dim: int = 8
+    hidden: tuple = (256, 256)
+    arch: str = "mlp"
+    epochs: int = 100
+    batch_size: int = 100
+    lr: float | None = None
+    aux_lr: float | None = None
+    betas: tuple | None = None
+    weight_decay: float = 0.0
+    optimizer: str = "adam"
+    lam: float | None = None
+    penalty: str | None = None
+    penalty_options: dict = field(default_factory=dict)
+    cost: str = "squared"
+    sigma_z: float = 1.0
+    decoder_std: float = 0.1
+    stochastic_encoder: bool = False
+    n_critic: int = 5
+    gp_weight: float = 10.0
+    grad_clip: float | None = None
+    seed: int = 0
+    checkpoint_every: int = 200
+    log_every: int = 50
+
+    # -- validation ------------------------------------------------------------------------
+    def validate(self) -> "TrainConfig":
+        """Return a copy with defaults resolved; ValueError naming any bad field."""
+        c = dataclasses.replace(self, hidden=tuple(self.hidden),
+                                data_options=dict(self.data_options),
+                                penalty_options=dict(self.penalty_options))
+        _choice(c.model, "model", MODELS)
+        _choice(c.arch, "arch", ("mlp", "conv"))
+        _choice(c.optimizer, "optimizer", ("adam", "adamw"))
+        _choice(c.cost, "cost", COSTS)
+        for name in ("latent_dim", "epochs", "batch_size", "n_critic", "checkpoint_every",
+                     "log_every"):
+            _int(getattr(c, name), name, 1)
+        _int(c.seed, "seed", 0)
+        if not c.hidden or any(isinstance(h, bool) or not isinstance(h, (int, np.integer))
+                               or h < 1 for h in c.hidden):
+            raise ValueError(f"hidden must be a non-empty tuple of positive integers, got "
+                             f"{self.hidden!r}")
+        c.hidden = tuple(int(h) for h in c.hidden)
+        for name in ("sigma_z", "decoder_std"):
+            _pos(getattr(c, name), name)
+        for name in ("weight_decay", "gp_weight"):
+            _pos(getattr(c, name), name, strict=False)
+        if c.model in DEFAULT_PENALTY:
+            if c.penalty is None:
+                c.penalty = DEFAULT_PENALTY[c.model]
+            _choice(c.penalty, "penalty", PENALTIES)
+            if c.model != "wae" and c.penalty != DEFAULT_PENALTY[c.model]:
+                raise ValueError(f"model={c.model!r} uses penalty={DEFAULT_PENALTY[c.model]!r}; "
+                                 f"for penalty={c.penalty!r} use model='wae'")
+        elif c.penalty is not None:
+            raise ValueError(f"penalty is only for WAE models, not model={c.model!r}")
+        if c.lr is None:
+            c.lr = _DEFAULT_LR.get(c.model, 1e-3)
+        if c.aux_lr is None:
+            c.aux_lr = _DEFAULT_AUX_LR.get(c.model, c.lr)
+        _pos(c.lr, "lr")
+        _pos(c.aux_lr, "aux_lr")
+        if c.betas is None:
+            c.betas = _DEFAULT_BETAS.get(c.model, (0.9, 0.999))
+        if len(tuple(c.betas)) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1
+                                               for b in c.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {c.betas!r}")
+        c.betas = tuple(float(b) for b in c.betas)
+        if c.lam is None:
+            c.lam = _DEFAULT_LAM.get(c.penalty, 10.0)
+        _pos(c.lam, "lam", strict=False)
+        if c.grad_clip is not None:
+            _pos(c.grad_clip, "grad_clip")
+        known = {"scales", "n_projections", "eps"}
+        if set(c.penalty_options) - known:
+            raise ValueError(f"unknown penalty_options {sorted(set(c.penalty_options) - known)}; "
+                             f"expected some of {sorted(known)}")
+        return c
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["hidden"] = list(self.hidden)
+        d["betas"] = list(self.betas) if self.betas is not None else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        if not isinstance(d, dict):
+            raise ValueError(f"a config must be a JSON object, got {type(d).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown config field(s) {sorted(unknown)}")
+        d = dict(d)
+        if d.get("hidden") is not None:
+            d["hidden"] = tuple(d["hidden"])
+        if d.get("betas") is not None:
+            d["betas"] = tuple(d["betas"])
+        return cls(**d)
+
+
+def _choice(v, name, options):
+    if v not in options:
+        raise ValueError(f"unknown {name}={v!r}; expected one of {list(options)}")
+
+
+def _int(v, name, minimum):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
+
+
+def _pos(v, name, strict=True):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0 \
+            or (strict and v == 0):
+        raise ValueError(f"{name} must be a finite number {'> 0' if strict else '>= 0'}, "
+                         f"got {v!r}")
+
+
+# --- checkpoints ------------------------------------------------------------------------------
+def save_checkpoint(path, payload: dict) -> None:
+    """Write ``payload`` with :func:`torch.save` atomically: temp file, fsync, ``os.replace``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        torch.save(payload, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    try:  # make the rename itself durable
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:  # pragma: no cover - directories cannot be fsync-ed on some systems
+        pass
+
+
+def load_checkpoint(path) -> dict:
+    """Read a checkpoint written by :func:`fit`; ValueError if missing, truncated or foreign."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no checkpoint at {path}")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for torn / foreign files
+        raise ValueError(f"checkpoint {path} is unreadable or truncated ({type(exc).__name__}: "
+                         f"{str(exc)[:200]}); delete it to restart the run from scratch") from None
+    if not isinstance(ck, dict) or ck.get("format") != FORMAT:
+        raise ValueError(f"{path} is not an otgen checkpoint (format "
+                         f"{ck.get('format') if isinstance(ck, dict) else type(ck).__name__!r})")
+    for key in ("step", "config", "model", "optimizers"):
+        if key not in ck:
+            raise ValueError(f"checkpoint {path} lacks the field {key!r}")
+    return ck
+
+
+def _mix(*ints) -> int:
+    return int(np.random.SeedSequence(list(ints)).generate_state(1, np.uint64)[0] >> 1)
+
+
+def _finite_params(model) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
+# --- the loop ---------------------------------------------------------------------------------
+@dataclass
+class FitResult:
+    """What :func:`fit` returns.
+
+    Attributes
+    ----------
+    model : GenerativeModel (in eval mode)
+    config : TrainConfig (defaults resolved)
+    data : DataSplit
+    run_dir : Path or None
+    step : int -- steps completed in total
+    resumed_from : int or None -- the checkpoint step this call started from
+    history : list of dict -- metrics lines logged by this call
+    """
+
+    model: GenerativeModel
+    config: TrainConfig
+    data: DataSplit
+    run_dir: Path | None
+    step: int
+    resumed_from: int | None
+    history: list
+
+
+def make_model(config: TrainConfig, data: DataSplit) -> GenerativeModel:
+    """Build the (seeded) networks of a validated config for a data set."""
+    torch.manual_seed(config.seed)
+    output = "sigmoid" if data.is_image else "linear"
+    return build_model(config.model, data.dim, latent_dim=config.latent_dim,
+                       hidden=config.hidden, arch=config.arch, image_shape=data.image_shape,
+                       output=output, penalty=config.penalty, sigma_z=config.sigma_z,
+                       decoder_std=config.decoder_std,
+                       stochastic_encoder=config.stochastic_encoder,
+                       penalty_options=config.penalty_options)
+
+
+def make_objective(config: TrainConfig, model: GenerativeModel) -> Objective:
+    return Objective(model, lr=config.lr, aux_lr=config.aux_lr, betas=config.betas,
+                     weight_decay=config.weight_decay, optimizer=config.optimizer,
+                     lam=config.lam, cost=config.cost, n_critic=config.n_critic,
+                     gp_weight=config.gp_weight, grad_clip=config.grad_clip)
+
+
+def _check_data(data: DataSplit) -> None:
+    if not isinstance(data, DataSplit):
+        raise TypeError(f"data must be a DataSplit, got {type(data).__name__}")
+    for name, t in (("train", data.train), ("test", data.test)):
+        if not isinstance(t, torch.Tensor) or t.ndim != 2 or t.shape[0] < 1:
+            raise ValueError(f"data.{name} must be a non-empty (n, d) tensor")
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError(f"data.{name} contains NaN or infinite values")
+    if data.train.shape[1] != data.test.shape[1]:
+        raise ValueError(f"data.train has dimension {data.train.shape[1]} but data.test has "
+                         f"{data.test.shape[1]}")
+
+
+def _compatible(saved: dict, now: dict, where) -> None:
+    diff = [k for k in sorted(set(saved) | set(now))
+            if k not in RESUMABLE_CHANGES and saved.get(k) != now.get(k)]
+    if diff:
+        k = diff[0]
+        raise ValueError(f"{where} holds a run with a different configuration ({k}: saved "
+                         f"{saved.get(k)!r}, now {now.get(k)!r}); use another output directory "
+                         "or resume=False to overwrite it")
+
+
+def fit(config: TrainConfig | None = None, out_dir=None, *, data: DataSplit | None = None,
+        progress: bool = False, resume: bool = True, max_steps: int | None = None,
+        threads: int | None = None) -> FitResult:
+    """Train a model; resumable, deterministic, stopped on NaN/inf.
+
+    Parameters
+    ----------
+    config : TrainConfig, optional (defaults: WAE-MMD on digits)
+    out_dir : str or Path, optional
+        Run directory (config.json, checkpoint.pt, metrics.jsonl).  When it already holds a
+        checkpoint and ``resume`` is True, training continues from it (the configuration must
+        match, except ``epochs``, ``checkpoint_every``, ``log_every``).  None: nothing written.
+    data : DataSplit, optional
+        Overrides ``config.data`` (the run directory then cannot reload it by itself).
+    progress : bool
+        Show a rich progress bar with the live loss terms.
+    resume : bool
+        False: ignore and overwrite an existing checkpoint.
+    max_steps : int, optional
+        Stop (and checkpoint) once this many steps are done in total, before the end of the
+        schedule; calling again continues.
+    threads : int, optional
+        torch CPU threads during this call (restored afterwards).  Small nets on a busy
+        machine train fastest with 1; bitwise reproducibility needs the same value.
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    TrainingDivergedError
+        A loss or gradient became NaN/inf.  The checkpoint on disk is the last good one.
+    ValueError
+        Bad config values, unreadable checkpoint, configuration mismatch on resume, bad data.
+    """
+    cfg = (config or TrainConfig()).validate()
+    with torch_threads(threads):
+        return _fit(cfg, out_dir, data, progress, resume, max_steps)
+
+
+@contextmanager
+def torch_threads(threads: int | None):
+    """Run a block with ``torch.set_num_threads(threads)`` (None: unchanged), then restore."""
+    if threads is None:
+        yield
+        return
+    _int(threads, "threads", 1)
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
+def _fit(cfg, out_dir, data, progress, resume, max_steps) -> FitResult:
+    data = data if data is not None else get_data(cfg.data, seed=cfg.seed, **cfg.data_options)
+    _check_data(data)
+    n = data.train.shape[0]
+    if cfg.batch_size > n or (cfg.batch_size < 2 and cfg.model != "vae"):
+        raise ValueError(f"batch_size={cfg.batch_size} must lie in [2, n_train={n}]")
+    per_epoch = n // cfg.batch_size
+    total = cfg.epochs * per_epoch
+    stop = total if max_steps is None else min(total, int(max_steps))
+    model = make_model(cfg, data)
+    obj = make_objective(cfg, model)
+
+    run_dir, start, resumed = (Path(out_dir) if out_dir is not None else None), 0, None
+    acc: dict = {}  # loss terms since the last metrics line (checkpointed, so logs replay)
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        ck_path = run_dir / CHECKPOINT
+        if resume and ck_path.exists():
+            ck = load_checkpoint(ck_path)
+            _compatible(json.loads(ck["config"]), cfg.to_dict(), run_dir)
+            try:
+                model.load_state_dict(ck["model"])
+                obj.load_state_dict(ck["optimizers"])
+            except (RuntimeError, KeyError, ValueError) as exc:
+                raise ValueError(f"checkpoint {ck_path} does not fit this model: {exc}") from None
+            start = resumed = int(ck["step"])
+            acc = json.loads(ck.get("pending_terms", "{}"))
+        _write_json(run_dir / CONFIG, cfg.to_dict())
+        _truncate_metrics(run_dir / METRICS, start)
+
+    x_all = data.train
+    history, t0 = [], time.perf_counter()
+    bar = _progress(progress, cfg.model, total, start)
+    step, perm, perm_epoch = start, None, -1
+    model.train()
+    try:
+        while step < stop:
+            epoch = step // per_epoch
+            if epoch != perm_epoch:
+                g = torch.Generator().manual_seed(_mix(cfg.seed, 1, epoch))
+                perm, perm_epoch = torch.randperm(n, generator=g), epoch
+            i = (step % per_epoch) * cfg.batch_size
+            batch = x_all[perm[i:i + cfg.batch_size]]
+            gen = torch.Generator().manual_seed(_mix(cfg.seed, 2, step))
+            try:
+                terms = obj.step(batch, step, gen)
+            except TrainingDivergedError as exc:
+                if run_dir is not None:
+                    _append_metrics(run_dir / METRICS, {"step": step + 1, "event": "diverged",
+                                                        "message": str(exc), **exc.terms})
+                raise
+            step += 1
+            for k, v in terms.items():
+                acc.setdefault(k, []).append(v)
+            if step % cfg.log_every == 0 or step == total:
+                line = {"step": step, "epoch": step / per_epoch,
+                        **{k: float(np.mean(v)) for k, v in acc.items()},
+                        "time_s": time.perf_counter() - t0}
+                history.append(line)
+                acc = {}
+                if run_dir is not None:
+                    _append_metrics(run_dir / METRICS, line)
+                if bar is not None:
+                    bar[0].update(bar[1], completed=step, terms=_terms_text(line))
+            elif bar is not None and step % 10 == 0:
+                bar[0].update(bar[1], completed=step)
+            if run_dir is not None and (step % cfg.checkpoint_every == 0 or step == stop):
+                if not _finite_params(model):
+                    raise TrainingDivergedError(f"training diverged at step {step}: parameters "
+                                                "are not finite; the last checkpoint is kept",
+                                                step)
+                save_checkpoint(run_dir / CHECKPOINT, {
+                    "format": FORMAT, "step": step, "done": step >= total,
+                    "config": json.dumps(cfg.to_dict()), "model": model.state_dict(),
+                    "optimizers": obj.state_dict(), "pending_terms": json.dumps(acc)})
+    finally:
+        if bar is not None:
+            bar[0].stop()
+    model.eval()
+    return FitResult(model, cfg, data, run_dir, step, resumed, history)
+
+
+def load_run(run_dir, *, data: DataSplit | None = None) -> FitResult:
+    """Load a trained (or partly trained) run directory: config, data and model weights."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ValueError(f"run directory {run_dir} does not exist")
+    ck = load_checkpoint(run_dir / CHECKPOINT)
+    try:
+        cfg = TrainConfig.from_dict(json.loads(ck["config"])).validate()
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise ValueError(f"checkpoint {run_dir / CHECKPOINT} holds an unreadable config: {exc}"
+                         ) from None
+    data = data if data is not None else get_data(cfg.data, seed=cfg.seed, **cfg.data_options)
+    model = make_model(cfg, data)
+    try:
+        model.load_state_dict(ck["model"])
+    except RuntimeError as exc:
+        raise ValueError(f"checkpoint {run_dir / CHECKPOINT} does not fit its config: {exc}"
+                         ) from None
+    model.eval()
+    return FitResult(model, cfg, data, run_dir, int(ck["step"]), None, [])
+
+
+# --- small I/O helpers ------------------------------------------------------------------------
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)
+
+
+def _append_metrics(path: Path, line: dict) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(line) + "\n")
+
+
+def read_metrics(path) -> list[dict]:
+    """The lines of a metrics.jsonl file (a torn last line, from a kill, is skipped)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / METRICS
+    out = []
+    if not path.exists():
+        return out
+    for raw in path.read_text().splitlines():
+        try:
+            out.append(json.loads(raw))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Keep only the lines up to ``step`` (those after the checkpoint will be replayed)."""
+    if not path.exists():
+        return
+    keep = [line for line in read_metrics(path) if line.get("step", 0) <= step
+            and line.get("event") is None]
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text("".join(json.dumps(line) + "\n" for line in keep))
+    os.replace(tmp, path)
+
+
+def _terms_text(line: dict) -> str:
+    return "  ".join(f"{k} {v:.4g}" for k, v in line.items()
+                     if k not in ("step", "epoch", "time_s"))
+
+
+def _progress(enabled: bool, name: str, total: int, start: int):
+    if not enabled:
+        return None
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeRemainingColumn)
+
+    p = Progress(TextColumn(f"[bold]{name}"), BarColumn(), MofNCompleteColumn(),
+                 TimeRemainingColumn(), TextColumn("{task.fields[terms]}"),
+                 console=Console(stderr=True))
+    p.start()
+    task = p.add_task(name, total=total, completed=start, terms="")
+    return p, task
