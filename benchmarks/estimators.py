@@ -109,16 +109,18 @@ def plot(rows, path):
     import matplotlib.pyplot as plt
 
     panels = sorted({(r["family"], r["d"]) for r in rows})
+    methods = sorted({r["method"] for r in rows})
+    colors = {m: plt.cm.tab10(i % 10) for i, m in enumerate(methods)}  # same colour everywhere
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
     for ax, (family, d) in zip(axes[0], panels):
-        for method in sorted({r["method"] for r in rows}):
+        for method in methods:
             pts = [(r["time_s"], max(r["rel_error"], 1e-16), r["n"]) for r in rows
                    if (r["family"], r["d"]) == (family, d) and r["method"] == method
                    and r["rel_error"] is not None]
             if not pts:
                 continue
             t, e, n = zip(*pts)
-            ax.plot(t, e, "o-", label=method)
+            ax.plot(t, e, "o-", label=method, color=colors[method])
             for ti, ei, ni in pts:
                 ax.annotate(f"{ni}", (ti, ei), fontsize=6)
         ax.set(xscale="log", yscale="log", xlabel="time (s)", ylabel="relative error vs exact",
@@ -155,10 +157,18 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="n <= 2000 only")
     ap.add_argument("--out", type=Path, default=DOCS)
     ap.add_argument("--only-n", type=int, default=None, help="run only the cases with this n")
+    ap.add_argument("--replot", action="store_true",
+                    help="redraw the PNG and table from the saved JSON without re-measuring")
     args = ap.parse_args(argv)
     sizes = [500, 2000] if args.quick else [500, 2000, 5000, 20000]
     limits = {"emd2": 20000, "ot.solve_sample": 2000, "geomloss": 2000, "ot.emd2_lazy": 5000,
               "otgen sinkhorn tol=1e-2": 2000, "otgen exact": 20000}
+    if args.replot:
+        saved = json.loads((args.out / "benchmarks_estimators.json").read_text())
+        plot(saved["rows"], args.out / "benchmarks-estimators.png")
+        (args.out / "benchmarks-estimators.md").write_text(
+            markdown(saved["rows"], saved["machine"], saved["wall_s"]))
+        return
     t0 = time.perf_counter()
     rows = []
     cases = [(d, n, "gaussian") for d in (2, 8) for n in sizes]
