@@ -23,6 +23,8 @@ from .costs import cost_matrix
 
 #: network-simplex iteration cap (POT's default of 1e5 is too small beyond n ~ 2000)
 MAX_ITER = 10**9
+#: plans with more entries are returned as their support only (``plan=None``)
+DENSE_PLAN_MAX = 4e6
 
 
 def solve_exact(mu: Measures, p: float, max_iter: int = MAX_ITER) -> dict:
@@ -45,13 +47,20 @@ def solve_exact(mu: Measures, p: float, max_iter: int = MAX_ITER) -> dict:
     upper = float(np.vdot(P, C)) * scale
     # c-transform of the simplex's row potential: (u, g) is dual feasible by construction
     u = np.asarray(log["u"], dtype=np.float64)
-    g = np.min(C - u[:, None], axis=0)
+    g = np.full(C.shape[1], np.inf)
+    step = max(1, int(4e6 // max(C.shape[1], 1)))  # row blocks: no second n x m temporary
+    for s in range(0, C.shape[0], step):
+        np.minimum(g, np.min(C[s:s + step] - u[s:s + step, None], axis=0), out=g)
     lower = float(np.dot(a, u) + np.dot(b, g)) * scale
     u, g = u * scale, g * scale
     if not converged:
         warnings.warn(f"network simplex stopped at max_iter={max_iter} before optimality "
                       f"({log.get('warning')}); returned interval [{lower:.6g}, {upper:.6g}] "
                       "is still certified", RuntimeWarning, stacklevel=3)
-    return dict(value=upper, lower=lower, upper=upper, plan=P,
+    coupling = None
+    if P.size > DENSE_PLAN_MAX:  # keep only the support (<= n + m - 1 entries), not n x m
+        i, j = np.nonzero(P)
+        coupling, P = (i, j, P[i, j]), None
+    return dict(value=upper, lower=lower, upper=upper, plan=P, coupling=coupling,
                 potentials=(u, g), converged=converged,
                 n_iter=int(log.get("n_iter", 0) or 0), info={"marginal_error": float(marg)})
