@@ -13,9 +13,11 @@ from .encoders import (ConditionalMeanDecoder, EncoderOTResult, PenalizedOTResul
                        conditional_mean_decoder, encoder_ot, lipschitz_constant, penalized_ot,
                        sharpness)
 from .information import KLDecomposition, vae_kl_decomposition
+from .population import PopulationCI, population_ci, wasserstein_many
 
 __all__ = ["OTResult", "wasserstein", "sinkhorn_divergence", "sliced_wasserstein",
            "gaussian_w2", "wasserstein_1d"]
 __all__ += ["encoder_ot", "EncoderOTResult", "penalized_ot", "PenalizedOTResult",
             "lipschitz_constant", "conditional_mean_decoder", "ConditionalMeanDecoder",
             "sharpness", "vae_kl_decomposition", "KLDecomposition"]
+__all__ += ["wasserstein_many", "population_ci", "PopulationCI"]

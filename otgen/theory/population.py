@@ -1,0 +1,127 @@
+r"""Many OT problems at once, and confidence intervals for the population W_p from samples.
+
+* :func:`wasserstein_many` solves a list of (x, y) pairs with :func:`wasserstein`, optionally in
+  a process pool (each solve is single-threaded CPU work, so processes, not threads).
+* :func:`population_ci` estimates :math:`W_p(P, Q)` from samples of P and Q with a bootstrap
+  confidence interval.  The plug-in :math:`W_p(P_n, Q_m)` is biased upward (finite samples never
+  match perfectly), and resampling with replacement adds duplicates, which bias it further; the
+  *basic* bootstrap interval :math:`[2\hat W - q_{1-\alpha/2}, 2\hat W - q_{\alpha/2}]`
+  reflects the bootstrap distribution around the estimate and so corrects that bias to first
+  order.  Coverage is checked on Gaussians with closed-form truth in the tests; it is not
+  guaranteed when P = Q (the bias dominates the fluctuations there).
+
+References
+----------
+E. del Barrio, J.-M. Loubes. Central limit theorems for empirical transportation cost in general
+dimension. Ann. Probab. 2019.  M. Sommerfeld, A. Munk. Inference for empirical Wasserstein
+distances on finite spaces. JRSS-B 2018 (bootstrap inconsistency at P = Q).
+"""
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+
+from .._validate import check_int, check_points, check_positive
+from .wasserstein import wasserstein
+
+
+def _solve(pair, kwargs):
+    x, y = pair[0], pair[1]
+    a, b = (pair[2], pair[3]) if len(pair) == 4 else (None, None)
+    return wasserstein(x, y, a, b, **kwargs)
+
+
+def wasserstein_many(pairs, *, n_jobs: int = 1, **kwargs):
+    """Solve ``wasserstein(x, y[, a, b], **kwargs)`` for every pair; results in input order.
+
+    Parameters
+    ----------
+    pairs : iterable of (x, y) or (x, y, a, b)
+    n_jobs : int
+        Worker processes (1 = in this process).
+    **kwargs
+        Passed to :func:`otgen.theory.wasserstein` (``p``, ``method``, ``tol`` ...).
+
+    Returns
+    -------
+    list of OTResult
+    """
+    pairs = list(pairs)
+    n_jobs = check_int(n_jobs, "n_jobs", 1)
+    for k, pair in enumerate(pairs):
+        if not isinstance(pair, (tuple, list)) or len(pair) not in (2, 4):
+            raise ValueError(f"pairs[{k}] must be a tuple (x, y) or (x, y, a, b)")
+    if n_jobs == 1 or len(pairs) <= 1:
+        return [_solve(pair, kwargs) for pair in pairs]
+    with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+        return list(pool.map(partial(_solve, kwargs=kwargs), pairs))
+
+
+@dataclass
+class PopulationCI:
+    """Bootstrap estimate of the population :math:`W_p(P, Q)`.
+
+    ``estimate`` is the plug-in :math:`W_p(P_n, Q_m)`; ``low, high`` the basic bootstrap
+    interval at ``level``; ``replicates`` the bootstrap values of :math:`W_p`.
+    """
+
+    estimate: float
+    low: float
+    high: float
+    level: float
+    p: float
+    replicates: np.ndarray
+
+    def __repr__(self):
+        return (f"PopulationCI(W_p={self.estimate:.6g}, {100 * self.level:g}% CI=[{self.low:.6g}, "
+                f"{self.high:.6g}], p={self.p:g}, repeats={len(self.replicates)})")
+
+
+def population_ci(sample_p, sample_q, n=None, repeats: int = 200, level: float = 0.9, *,
+                  p: float = 2, method: str = "auto", seed=None, n_jobs: int = 1):
+    r"""Confidence interval for the population :math:`W_p(P, Q)` by the bootstrap.
+
+    Parameters
+    ----------
+    sample_p, sample_q : array (n_p, d), (n_q, d)
+        i.i.d. samples of P and Q.
+    n : int, optional
+        Bootstrap sample size drawn (with replacement) from each sample; defaults to the sample
+        sizes themselves.
+    repeats : int
+        Number of bootstrap replicates.
+    level : float in (0, 1)
+        Confidence level.
+    p : float
+        Cost exponent; the interval is for :math:`W_p` (the distance, not its p-th power).
+    method : str
+        Estimator for each replicate (see :func:`wasserstein`).
+    seed : int, optional
+    n_jobs : int
+        Worker processes for the replicates.
+
+    Returns
+    -------
+    PopulationCI
+    """
+    x = check_points(sample_p, "sample_p")
+    y = check_points(sample_q, "sample_q", dim=x.shape[1])
+    repeats = check_int(repeats, "repeats", 2)
+    level = check_positive(level, "level")
+    if not level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    nx = check_int(n, "n", 1) if n is not None else len(x)
+    ny = check_int(n, "n", 1) if n is not None else len(y)
+    rng = np.random.default_rng(seed)
+    estimate = float(wasserstein(x, y, p=p, method=method).distance)
+    pairs = [(x[rng.integers(0, len(x), nx)], y[rng.integers(0, len(y), ny)])
+             for _ in range(repeats)]
+    reps = np.array([float(r.distance) for r in
+                     wasserstein_many(pairs, n_jobs=n_jobs, p=p, method=method)])
+    alpha = 1 - level
+    q_lo, q_hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
+    low, high = max(2 * estimate - q_hi, 0.0), max(2 * estimate - q_lo, 0.0)
+    return PopulationCI(estimate, low, high, level, p, reps)
