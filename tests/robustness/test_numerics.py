@@ -86,3 +86,11 @@ def test_integer_coordinates_are_accepted_as_floats():
     x = np.array([[0, 0], [1, 1]])
     y = np.array([[2, 2], [3, 3]])
     assert wasserstein(x, y, method="exact").value == pytest.approx(8.0)
+
+
+def test_tensors_on_different_devices_are_rejected():
+    torch = pytest.importorskip("torch")
+    x = torch.zeros((3, 2))
+    y = torch.zeros((3, 2), device="meta")  # a second device that exists without a GPU
+    with pytest.raises(ValueError, match="different devices"):
+        wasserstein(x, y)
