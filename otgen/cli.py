@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -119,23 +120,45 @@ def train(
     no_resume: bool = typer.Option(False, "--no-resume", help="overwrite an existing run"),
     threads: int = typer.Option(None, help="torch CPU threads (1 is fastest for small nets "
                                            "on a busy machine)"),
+    nproc: int = typer.Option(1, "--nproc", help="data-parallel processes (DDP, gloo; WAE "
+                                                 "models; rank 0 writes the run directory)"),
 ):
     """Train a generative model; killed runs resume from their last checkpoint."""
     from .models import TrainConfig, TrainingDivergedError, fit
+    from .models.distributed import (check_supported, fit_distributed, launch,
+                                     under_torchrun)
 
+    distributed = under_torchrun()
     cfg = TrainConfig(model=model, data=data, epochs=epochs, seed=seed, latent_dim=latent_dim,
                       hidden=_hidden(hidden), arch=arch, batch_size=batch_size, lr=lr, lam=lam,
                       penalty=penalty, cost=cost, decoder_std=decoder_std,
                       checkpoint_every=checkpoint_every)
+    if nproc > 1 and not under_torchrun():  # re-run this command under torchrun
+        try:
+            check_supported(cfg.validate(), nproc)
+        except ValueError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2)
+        args = ["train", model, "--data", data, "--epochs", str(epochs), "--out", str(out),
+                "--seed", str(seed), "--latent-dim", str(latent_dim), "--hidden", hidden,
+                "--arch", arch, "--batch-size", str(batch_size), "--cost", cost,
+                "--decoder-std", str(decoder_std), "--checkpoint-every", str(checkpoint_every)]
+        for flag, v in (("--lr", lr), ("--lambda", lam), ("--penalty", penalty),
+                        ("--threads", threads)):
+            if v is not None:
+                args += [flag, str(v)]
+        raise typer.Exit(launch(nproc, args + (["--no-resume"] if no_resume else [])))
     try:
-        res = fit(cfg, out, progress=sys.stderr.isatty(), resume=not no_resume,
-                  threads=threads)
+        res = (fit_distributed if distributed else fit)(
+            cfg, out, progress=sys.stderr.isatty(), resume=not no_resume, threads=threads)
     except TrainingDivergedError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(3)
     except (ValueError, TypeError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)
+    if distributed and int(os.environ.get("RANK", "0")) != 0:
+        return
     if res.resumed_from is not None:
         typer.echo(f"resumed from checkpoint at step {res.resumed_from}")
     last = res.history[-1] if res.history else {}

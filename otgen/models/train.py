@@ -387,7 +387,10 @@ def torch_threads(threads: int | None):
         torch.set_num_threads(saved)
 
 
-def _fit(cfg, out_dir, data, progress, resume, max_steps) -> FitResult:
+def _fit(cfg, out_dir, data, progress, resume, max_steps, *, make_stepper=None,
+         writer: bool = True) -> FitResult:
+    # make_stepper(model, objective) -> step(batch, step, generator) replaces objective.step
+    # (used by otgen.models.distributed); writer=False: read the run directory, never write it
     data = data if data is not None else get_data(cfg.data, seed=cfg.seed, **cfg.data_options)
     _check_data(data)
     n = data.train.shape[0]
@@ -402,7 +405,8 @@ def _fit(cfg, out_dir, data, progress, resume, max_steps) -> FitResult:
     run_dir, start, resumed = (Path(out_dir) if out_dir is not None else None), 0, None
     acc: dict = {}  # loss terms since the last metrics line (checkpointed, so logs replay)
     if run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        if writer:
+            run_dir.mkdir(parents=True, exist_ok=True)
         ck_path = run_dir / CHECKPOINT
         if resume and ck_path.exists():
             ck = load_checkpoint(ck_path)
@@ -414,12 +418,14 @@ def _fit(cfg, out_dir, data, progress, resume, max_steps) -> FitResult:
                 raise ValueError(f"checkpoint {ck_path} does not fit this model: {exc}") from None
             start = resumed = int(ck["step"])
             acc = json.loads(ck.get("pending_terms", "{}"))
-        _write_json(run_dir / CONFIG, cfg.to_dict())
-        _truncate_metrics(run_dir / METRICS, start)
+        if writer:
+            _write_json(run_dir / CONFIG, cfg.to_dict())
+            _truncate_metrics(run_dir / METRICS, start)
 
     x_all = data.train
     history, t0 = [], time.perf_counter()
-    bar = _progress(progress, cfg.model, total, start)
+    bar = _progress(progress and writer, cfg.model, total, start)
+    step_fn = obj.step if make_stepper is None else make_stepper(model, obj)
     step, perm, perm_epoch = start, None, -1
     model.train()
     try:
@@ -432,9 +438,9 @@ def _fit(cfg, out_dir, data, progress, resume, max_steps) -> FitResult:
             batch = x_all[perm[i:i + cfg.batch_size]]
             gen = torch.Generator().manual_seed(_mix(cfg.seed, 2, step))
             try:
-                terms = obj.step(batch, step, gen)
+                terms = step_fn(batch, step, gen)
             except TrainingDivergedError as exc:
-                if run_dir is not None:
+                if run_dir is not None and writer:
                     _append_metrics(run_dir / METRICS, {"step": step + 1, "event": "diverged",
                                                         "message": str(exc), **exc.terms})
                 raise
@@ -447,7 +453,7 @@ def _fit(cfg, out_dir, data, progress, resume, max_steps) -> FitResult:
                         "time_s": time.perf_counter() - t0}
                 history.append(line)
                 acc = {}
-                if run_dir is not None:
+                if run_dir is not None and writer:
                     _append_metrics(run_dir / METRICS, line)
                 if bar is not None:
                     bar[0].update(bar[1], completed=step, terms=_terms_text(line))
@@ -458,10 +464,11 @@ def _fit(cfg, out_dir, data, progress, resume, max_steps) -> FitResult:
                     raise TrainingDivergedError(f"training diverged at step {step}: parameters "
                                                 "are not finite; the last checkpoint is kept",
                                                 step)
-                save_checkpoint(run_dir / CHECKPOINT, {
-                    "format": FORMAT, "step": step, "done": step >= total,
-                    "config": json.dumps(cfg.to_dict()), "model": model.state_dict(),
-                    "optimizers": obj.state_dict(), "pending_terms": json.dumps(acc)})
+                if writer:
+                    save_checkpoint(run_dir / CHECKPOINT, {
+                        "format": FORMAT, "step": step, "done": step >= total,
+                        "config": json.dumps(cfg.to_dict()), "model": model.state_dict(),
+                        "optimizers": obj.state_dict(), "pending_terms": json.dumps(acc)})
     finally:
         if bar is not None:
             bar[0].stop()
