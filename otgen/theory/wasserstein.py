@@ -119,10 +119,6 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", tol
         raise ValueError(f"method='gaussian' is the Bures formula for p=2 only, got p={p}")
     if eps is not None and method != "sinkhorn":
         raise ValueError(f"eps is only used by method='sinkhorn', got method={method!r}")
-    if device is None and is_tensor(mu.x_in):
-        device = mu.x_in.device
-    if method == "sparse" and eps is not None:
-        raise ValueError("eps is only used by method='sinkhorn'")
 
     if method == "exact" and mu.n * mu.m > DENSE_EXACT_MAX:
         out = solve_sparse(mu, p, tol=None, seed=seed or 0)  # same LP, O(n + m) memory
