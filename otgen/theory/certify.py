@@ -25,6 +25,19 @@ import torch
 from .costs import CostGeometry, pair_costs
 
 
+#: plans with at most this many entries are returned dense; larger ones only as their support
+DENSE_PLAN_MAX = 4e6
+
+
+def dense_plan(i, j, mass, n: int, m: int, max_entries: float = DENSE_PLAN_MAX):
+    """The (n, m) matrix of a coupling given by its support, or None above ``max_entries``."""
+    if n * m > max_entries:
+        return None
+    plan = np.zeros((n, m))
+    np.add.at(plan, (i, j), mass)
+    return plan
+
+
 def dual_lower_bound(geom: CostGeometry, a, b, f):
     """Certified lower bound from a row potential ``f`` by a double c-transform.
 

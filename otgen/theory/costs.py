@@ -50,10 +50,15 @@ def cost_matrix(x: np.ndarray, y: np.ndarray, p: float = 2.0) -> np.ndarray:
 
 
 def pair_costs(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray, p: float = 2.0):
-    """Costs of the listed pairs ``(x[i[k]], y[j[k]])`` (numpy or torch, differentiable)."""
+    """Costs of the listed pairs ``(x[i[k]], y[j[k]])`` from coordinate differences (no
+    cancellation far from the origin); numpy or torch.  For torch the gradient at coincident
+    points is 0 (a subgradient) for p >= 1, not NaN."""
     diff = x[i] - y[j]
-    sq = (diff * diff).sum(-1)
-    return sq if p == 2 else (sq.clamp(min=0) if hasattr(sq, "clamp") else sq) ** (p / 2)
+    if p == 2:
+        return (diff * diff).sum(-1)
+    if isinstance(diff, torch.Tensor):
+        return torch.linalg.vector_norm(diff, dim=-1) ** p
+    return np.linalg.norm(diff, axis=-1) ** p
 
 
 def torch_cost(x: torch.Tensor, y: torch.Tensor, p: float) -> torch.Tensor:

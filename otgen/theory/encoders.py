@@ -33,12 +33,10 @@ from scipy.special import gammaln, hyp1f1, logsumexp
 
 from .._validate import (backend_of, check_balanced, check_points, check_positive,
                          check_weights, is_tensor)
-from .costs import cost_matrix
+from .costs import BLOCK_ENTRIES, cost_matrix
 
 #: network-simplex iteration cap (POT's default of 1e5 is too small beyond n ~ 2000)
 _MAX_ITER = 10**9
-#: entries per block when a 3-D temporary (rows x grid x atoms) is formed
-_BLOCK = 4_000_000
 
 
 # --- results -------------------------------------------------------------------------------
@@ -394,7 +392,7 @@ def _shortest_paths(c1: np.ndarray, c2: np.ndarray):
     n, K = c1.shape
     m = c2.shape[1]
     E, via = np.empty((n, m)), np.empty((n, m), dtype=np.intp)
-    rows = max(1, _BLOCK // max(K * m, 1))
+    rows = max(1, int(BLOCK_ENTRIES) // max(K * m, 1))
     for s in range(0, n, rows):
         T = c1[s:s + rows, :, None] + c2[None, :, :]
         via[s:s + rows] = T.argmin(axis=1)
@@ -504,7 +502,7 @@ def _max_ratio(z1, g1, z2, g2) -> float:
     # G evaluated on differently shaped batches may round differently (BLAS kernels), so equal
     # latent points only prove G random when their images differ beyond rounding
     noise = 1e-9 * (1.0 + max(np.abs(g1).max(), np.abs(g2).max()))
-    rows = max(1, _BLOCK // max(z2.shape[0] * (z1.shape[1] + g1.shape[1]), 1))
+    rows = max(1, int(BLOCK_ENTRIES) // max(z2.shape[0] * (z1.shape[1] + g1.shape[1]), 1))
     for s in range(0, z1.shape[0], rows):
         dz = np.sqrt(cost_matrix(z1[s:s + rows], z2, 2.0))
         dg = np.sqrt(cost_matrix(g1[s:s + rows], g2, 2.0))
@@ -542,7 +540,7 @@ class ConditionalMeanDecoder:
         logw = np.log(self.a, out=np.full(self.a.shape, -np.inf), where=self.a > 0)
         logw = logw - np.log(self.stds).sum(1)
         out = np.empty((zv.shape[0], self.x.shape[0]))
-        rows = max(1, _BLOCK // max(self.means.size, 1))
+        rows = max(1, int(BLOCK_ENTRIES) // max(self.means.size, 1))
         for s in range(0, zv.shape[0], rows):
             u = (zv[s:s + rows, None, :] - self.means[None]) / self.stds[None]
             lw = logw[None, :] - 0.5 * np.einsum("jik,jik->ji", u, u)

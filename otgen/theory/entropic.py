@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from .._validate import Measures
-from .certify import dual_lower_bound, rounded_plan_cost
+from .certify import DENSE_PLAN_MAX, dual_lower_bound, rounded_plan_cost
 from .costs import CostGeometry
 
 
@@ -97,7 +97,7 @@ def solve_sinkhorn(mu: Measures, p: float, **kwargs) -> dict:
 
 def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
                    marginal_tol=None, max_iter=10_000, backend="auto", device=None,
-                   dense_plan_max=4e6, max_refinements=8) -> dict:
+                   dense_plan_max=DENSE_PLAN_MAX, max_refinements=8) -> dict:
     """Entropic OT with certified bounds; see :func:`otgen.theory.wasserstein`.
 
     With ``eps`` given, solve at that eps.  Otherwise start from a coarse eps and divide it by 4

@@ -18,13 +18,11 @@ import numpy as np
 import ot
 
 from .._validate import Measures
-from .certify import round_dense_plan
-from .costs import cost_matrix
+from .certify import DENSE_PLAN_MAX, round_dense_plan
+from .costs import BLOCK_ENTRIES, cost_matrix
 
 #: network-simplex iteration cap (POT's default of 1e5 is too small beyond n ~ 2000)
 MAX_ITER = 10**9
-#: plans with more entries are returned as their support only (``plan=None``)
-DENSE_PLAN_MAX = 4e6
 
 
 def solve_exact(mu: Measures, p: float, max_iter: int = MAX_ITER) -> dict:
@@ -48,7 +46,7 @@ def solve_exact(mu: Measures, p: float, max_iter: int = MAX_ITER) -> dict:
     # c-transform of the simplex's row potential: (u, g) is dual feasible by construction
     u = np.asarray(log["u"], dtype=np.float64)
     g = np.full(C.shape[1], np.inf)
-    step = max(1, int(4e6 // max(C.shape[1], 1)))  # row blocks: no second n x m temporary
+    step = max(1, int(BLOCK_ENTRIES // max(C.shape[1], 1)))  # no second n x m temporary
     for s in range(0, C.shape[0], step):
         np.minimum(g, np.min(C[s:s + step] - u[s:s + step, None], axis=0), out=g)
     lower = float(np.dot(a, u) + np.dot(b, g)) * scale

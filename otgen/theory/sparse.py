@@ -36,8 +36,8 @@ import torch
 from scipy.spatial import cKDTree
 
 from .._validate import Measures
-from .certify import default_directions, northwest_coupling
-from .closed_form import gaussian_w2, weighted_moments
+from .certify import DENSE_PLAN_MAX, default_directions, dense_plan, northwest_coupling
+from .closed_form import gelbrich_lower_bound
 from .costs import BLOCK_ENTRIES, cost_matrix, pair_costs, torch_cost
 
 #: k-d trees are used for the p = 2 c-transform up to this dimension (lifted dim = d + 1)
@@ -130,7 +130,7 @@ def _subsample_potentials(x, y, a, b, p, size, rng, k):
 
 
 def solve_sparse(mu: Measures, p: float, *, tol=None, k=8, subsample=None, max_rounds=50,
-                 seed=0, dense_plan_max=4e6) -> dict:
+                 seed=0, dense_plan_max=DENSE_PLAN_MAX) -> dict:
     """Exact (or tol-certified) OT by column generation; returns OTResult fields."""
     rng = np.random.default_rng(seed)
     x, y = mu.x.astype(np.float64), mu.y.astype(np.float64)
@@ -154,7 +154,7 @@ def solve_sparse(mu: Measures, p: float, *, tol=None, k=8, subsample=None, max_r
     lower, upper, u, v = -np.inf, np.inf, f, g
     pots, best_dual = None, -np.inf
     if p == 2:  # Gelbrich: the Bures distance of the moments lower-bounds W_2^2 of any measures
-        lower = float(a.sum()) * gaussian_w2(*weighted_moments(x, a), *weighted_moments(y, b))
+        lower = gelbrich_lower_bound(x, y, a, b)
     history = []
     for rnd in range(1, max_rounds + 1):
         r, c = edges // m, edges % m
@@ -197,11 +197,8 @@ def solve_sparse(mu: Measures, p: float, *, tol=None, k=8, subsample=None, max_r
                       f"{rel:.2e}; the interval [{lower:.6g}, {upper:.6g}] is still certified",
                       RuntimeWarning, stacklevel=3)
     pi, pj, pv = plan
-    dense = None
-    if n * m <= dense_plan_max:
-        dense = np.zeros((n, m))
-        np.add.at(dense, (pi, pj), pv)
-    return dict(value=upper, lower=lower, upper=upper, plan=dense, potentials=pots,
+    return dict(value=upper, lower=lower, upper=upper,
+                plan=dense_plan(pi, pj, pv, n, m, dense_plan_max), potentials=pots,
                 converged=converged, n_iter=rnd, coupling=(pi, pj, pv),
                 info={"solver": "sparse-network-simplex", "edges": int(len(edges)),
                       "rounds": rnd, "history": history})

@@ -8,10 +8,11 @@ import numpy as np
 import torch
 
 from .._validate import (Measures, check_choice, check_measures, check_positive, is_tensor)
-from .certify import default_directions, northwest_coupling, projected_coupling_upper
+from .certify import (default_directions, dense_plan, northwest_coupling,
+                      projected_coupling_upper)
 from .choose import DENSE_EXACT_MAX, choose_method
-from .closed_form import gaussian_w2, weighted_moments
-from .costs import torch_cost
+from .closed_form import gelbrich_lower_bound
+from .costs import pair_costs, torch_cost
 from .entropic import solve_sinkhorn
 from .exact import solve_exact
 from .sparse import solve_sparse
@@ -152,18 +153,12 @@ def _solve_1d(mu: Measures, p: float) -> dict:
     b = mu.b * (mu.a.sum() / mu.b.sum())
     i, j, mass = northwest_coupling(mu.x[:, 0], mu.y[:, 0], mu.a, b)
     value = float(np.dot(mass, np.abs(mu.x[i, 0] - mu.y[j, 0]) ** p))
-    plan = None
-    if mu.n * mu.m <= 4e6:
-        plan = np.zeros((mu.n, mu.m))
-        np.add.at(plan, (i, j), mass)
-    return dict(value=value, lower=value, upper=value, plan=plan, coupling=(i, j, mass))
+    return dict(value=value, lower=value, upper=value, plan=dense_plan(i, j, mass, mu.n, mu.m),
+                coupling=(i, j, mass))
 
 
 def _solve_gaussian(mu: Measures, seed) -> dict:
-    mass = mu.mass
-    m1, S1 = weighted_moments(mu.x.astype(np.float64), mu.a)
-    m2, S2 = weighted_moments(mu.y.astype(np.float64), mu.b)
-    lower = mass * gaussian_w2(m1, S1, m2, S2)  # Gelbrich: valid for any measures
+    lower = gelbrich_lower_bound(mu.x.astype(np.float64), mu.y.astype(np.float64), mu.a, mu.b)
     b = mu.b * (mu.a.sum() / mu.b.sum())
     upper, _ = projected_coupling_upper(mu.x, mu.y, mu.a, b, 2.0,
                                         default_directions(mu.x, mu.y, seed=seed or 0))
@@ -199,15 +194,6 @@ def _float_tensor(t):
     return t if t.is_floating_point() else t.to(torch.float64)
 
 
-def _pair_cost_t(x, y, i, j, p):
-    """Costs of the listed pairs from coordinate differences (no cancellation far from the
-    origin); the gradient at coincident points is 0 (subgradient) for p >= 1, not NaN."""
-    diff = x[i] - y[j]
-    if p == 2:
-        return (diff * diff).sum(-1)
-    return torch.linalg.vector_norm(diff, dim=-1) ** p
-
-
 def _to_torch(res: OTResult, mu: Measures, p: float, implicit, coupling):
     xt, yt = _float_tensor(mu.x_in), _float_tensor(mu.y_in)
     yt = yt.to(xt.dtype)
@@ -219,16 +205,15 @@ def _to_torch(res: OTResult, mu: Measures, p: float, implicit, coupling):
     xc, yc = xt - center, yt - center
     if res.method == "gaussian":
         x64, y64 = xc.to(torch.float64), yc.to(torch.float64)  # moments in float64
-        value = (mu.mass * gaussian_w2(*_torch_moments(x64, mu.a), *_torch_moments(y64, mu.b))
-                 ).to(xt.dtype)
+        value = gelbrich_lower_bound(x64, y64, mu.a, mu.b).to(xt.dtype)
     elif coupling is not None:
         i, j, mass = coupling
         value = (torch.as_tensor(mass, dtype=xt.dtype, device=xt.device)
-                 * _pair_cost_t(xc, yc, i, j, p)).sum()
+                 * pair_costs(xc, yc, i, j, p)).sum()
     elif res.plan is not None and res.method != "sinkhorn":
         i, j = np.nonzero(res.plan)  # an LP vertex: at most n + m - 1 entries
         value = (torch.as_tensor(res.plan[i, j], dtype=xt.dtype, device=xt.device)
-                 * _pair_cost_t(xc, yc, i, j, p)).sum()
+                 * pair_costs(xc, yc, i, j, p)).sum()
     elif res.plan is not None:
         P = torch.as_tensor(res.plan, dtype=xt.dtype, device=xt.device)
         value = (P * torch_cost(xc, yc, p)).sum()
@@ -246,11 +231,3 @@ def _to_torch(res: OTResult, mu: Measures, p: float, implicit, coupling):
     res.plan = wrap(res.plan)
     if res.potentials is not None:
         res.potentials = tuple(wrap(np.asarray(f)) for f in res.potentials)
-
-
-def _torch_moments(x, w_np):
-    w = torch.as_tensor(w_np / w_np.sum(), dtype=x.dtype, device=x.device)
-    m = w @ x
-    xc = x - m
-    S = (xc * w[:, None]).T @ xc
-    return m, (S + S.T) / 2
