@@ -206,3 +206,15 @@ def check_measures(x, y, a=None, b=None) -> Measures:
     bv = check_weights(b, yv.shape[0], "b")
     check_balanced(av, bv)
     return Measures(xv, yv, av, bv, backend, x, y)
+
+
+def check_cost_range(mu: Measures, p: float) -> None:
+    """Refuse clouds whose costs |x - y|^p overflow float64 (finite coordinates can still give
+    an infinite cost, and the solvers would return NaN)."""
+    both = np.concatenate([mu.x, mu.y]).astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        span = np.float64(np.linalg.norm(both.max(0) - both.min(0)))
+        bound = span ** np.float64(p)
+    if not np.isfinite(bound):
+        raise ValueError(f"the cost |x - y|^p reaches {span:.3g}^{p:g}, which overflows float64; "
+                         "rescale x and y by s (the OT cost scales by s^p)")

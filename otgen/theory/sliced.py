@@ -22,7 +22,7 @@ import time
 import numpy as np
 import torch
 
-from .._validate import check_int, check_measures, check_positive
+from .._validate import check_cost_range, check_int, check_measures, check_positive
 from .certify import northwest_coupling, projected_coupling_upper
 from .costs import pair_costs
 from .result import OTResult
@@ -70,6 +70,7 @@ def sliced_wasserstein(x, y, a=None, b=None, *, p: float = 2, n_projections: int
     p = check_positive(p, "p")
     if p < 1:
         raise ValueError(f"p must be >= 1 for sliced Wasserstein, got p={p}")
+    check_cost_range(mu, p)
     L = check_int(n_projections, "n_projections", 1)
     theta = random_directions(mu.d, L, seed)
     px, py = mu.x @ theta.T, mu.y @ theta.T  # (n, L), (m, L)

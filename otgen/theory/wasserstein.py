@@ -7,7 +7,8 @@ import warnings
 import numpy as np
 import torch
 
-from .._validate import (Measures, check_choice, check_measures, check_positive, is_tensor)
+from .._validate import (Measures, check_choice, check_cost_range, check_measures,
+                         check_positive, is_tensor)
 from .certify import (default_directions, dense_plan, northwest_coupling,
                       projected_coupling_upper)
 from .choose import DENSE_EXACT_MAX, choose_method
@@ -100,6 +101,7 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", tol
     t0 = time.perf_counter()
     mu = check_measures(x, y, a, b)
     p = check_positive(p, "p")
+    check_cost_range(mu, p)
     check_choice(method, "method", METHODS)
     if tol is not None:
         tol = check_positive(tol, "tol", strict=False)

@@ -94,3 +94,13 @@ def test_tensors_on_different_devices_are_rejected():
     y = torch.zeros((3, 2), device="meta")  # a second device that exists without a GPU
     with pytest.raises(ValueError, match="different devices"):
         wasserstein(x, y)
+
+
+@pytest.mark.parametrize("method", ["auto", "exact", "sinkhorn", "gaussian", "1d"])
+def test_costs_that_overflow_float64_are_refused(method):
+    # finite coordinates, but |x - y|^2 = 1e600 is not a float64: an error, never a NaN
+    x, y = np.array([[0.0]]), np.array([[1e300]])
+    with pytest.raises(ValueError, match="overflows float64"):
+        wasserstein(x, y, method=method)
+    with pytest.raises(ValueError, match="overflows float64"):
+        sliced_wasserstein(x, y)
