@@ -40,16 +40,33 @@ SYNTHETIC = ("mixture", "circle", "sphere", "torus", "swiss-roll")
 
 @dataclass
 class DataSplit:
-    """A train/test pair of flattened samples.
+    r"""A train/test pair of flattened samples.
+
+    Samples are rows :math:`x_i \in \mathbb{R}^d` of the empirical measures
+    :math:`P_n = \frac1n \sum_i \delta_{x_i}` (train) and :math:`P_m` (test) that the models fit
+    and are audited against.
 
     Attributes
     ----------
     train, test : torch.Tensor (n, d), float32
+        Flattened samples (images row-major, pixels in [0, 1]).
     name : str
+        Data set name (``"digits"``, ``"mixture"``, a manifold kind, ``"mnist"``).
     image_shape : tuple (h, w) or None
         Set for image data: row ``i`` reshapes to ``image_shape``.
     info : dict
         Known structure of synthetic data (centers, embedding matrix, ...).
+
+    Examples
+    --------
+    >>> data = gaussian_mixture(100, 20, k=4, seed=0)
+    >>> data, data.dim, data.is_image
+    (DataSplit(name='mixture', train=(100, 2), test=(20, 2)), 2, False)
+
+    References
+    ----------
+    O. Bousquet et al. The VEGAN cookbook. arXiv:1705.07642, 2017 (the data :math:`P_X` of the
+    generative models).
     """
 
     train: torch.Tensor
@@ -127,7 +144,32 @@ def load_digits(*, test_fraction: float = 0.2, seed: int = 0) -> DataSplit:
     """scikit-learn's bundled 8x8 handwritten digits, scaled to [0, 1] (no download).
 
     1,797 images; with the default ``test_fraction=0.2``, 1,438 train and 359 test images,
-    split by a permutation drawn from ``seed``.
+    split by a permutation drawn from ``seed``.  Pixels are the original 0..16 counts divided
+    by 16.
+
+    Parameters
+    ----------
+    test_fraction : float in (0, 1)
+        Fraction of the images held out as ``test``.
+    seed : int
+        Seed of the train/test permutation.
+
+    Returns
+    -------
+    DataSplit
+        ``train`` (1438, 64) and ``test`` (359, 64) float32 tensors, ``image_shape=(8, 8)``.
+
+    Examples
+    --------
+    >>> data = load_digits()
+    >>> data, data.dim, bool(data.train.max() <= 1)
+    (DataSplit(name='digits', train=(1438, 64), test=(359, 64), image_shape=(8, 8)), 64, True)
+
+    References
+    ----------
+    E. Alpaydin, C. Kaynak. Optical Recognition of Handwritten Digits. UCI Machine Learning
+    Repository, 1998.  F. Pedregosa et al. Scikit-learn: machine learning in Python. JMLR 12
+    (2011).
     """
     from sklearn.datasets import load_digits as _sk
 
@@ -143,11 +185,35 @@ def read_idx(path) -> np.ndarray:
     0x0D float, 0x0E double), the number of dimensions, one big-endian uint32 per dimension,
     then the data in C order.
 
+    Parameters
+    ----------
+    path : str or Path
+        The IDX file; a ``.gz`` suffix is decompressed.
+
+    Returns
+    -------
+    numpy.ndarray
+        Array of the dimensions and dtype stated in the header (e.g. (60000, 28, 28) uint8).
+
     Raises
     ------
     ValueError
         Missing or unreadable file, bad magic number, unknown type code, truncated or oversized
         payload.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> raw = bytes([0, 0, 0x08, 1]) + (3).to_bytes(4, "big") + bytes([0, 128, 255])
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "tiny-idx1-ubyte"
+    >>> _ = path.write_bytes(raw)
+    >>> read_idx(path)
+    array([  0, 128, 255], dtype=uint8)
+
+    References
+    ----------
+    Y. LeCun, C. Cortes, C. J. C. Burges. The MNIST database of handwritten digits
+    (http://yann.lecun.com/exdb/mnist/, file format section).
     """
     path = Path(path)
     if not path.is_file():
@@ -202,13 +268,38 @@ def load_mnist(path, *, test_path=None, image_shape=(28, 28), test_fraction: flo
         Expected image size; a mismatch raises.  None accepts any size.
     test_fraction : float
         Used only when a single file is given and no ``test_path``: a random split.
+    seed : int
+        Seed of the random split (single file, no ``test_path``).
     limit : int, optional
         Keep only the first ``limit`` training (and test) images (quick experiments).
+    name : str
+        Name stored in the returned split.
+
+    Returns
+    -------
+    DataSplit
+        float32 tensors (n, h*w) with pixels in [0, 1], ``image_shape=(h, w)``.
 
     Raises
     ------
     ValueError
         Missing, unreadable or truncated files, wrong image size, bad pixel values.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> rng = np.random.default_rng(0)
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "tiny.npz"
+    >>> np.savez(path, x_train=rng.integers(0, 256, (6, 4, 4), dtype=np.uint8),
+    ...          x_test=rng.integers(0, 256, (2, 4, 4), dtype=np.uint8))
+    >>> load_mnist(path, image_shape=(4, 4))
+    DataSplit(name='mnist', train=(6, 16), test=(2, 16), image_shape=(4, 4))
+
+    References
+    ----------
+    Y. LeCun, L. Bottou, Y. Bengio, P. Haffner. Gradient-based learning applied to document
+    recognition. Proc. IEEE 86(11), 1998.  H. Xiao, K. Rasul, R. Vollgraf. Fashion-MNIST.
+    arXiv:1708.07747, 2017.
     """
     path = Path(path)
     if not path.exists():
@@ -263,9 +354,43 @@ def gaussian_mixture(n_train: int = 2000, n_test: int = 500, *, k: int = 8, dim:
                      radius: float = 2.0, std: float = 0.05, seed: int = 0) -> DataSplit:
     r"""Equal-weight mixture of ``k`` isotropic Gaussians :math:`N(c_i, \mathrm{std}^2 I)`.
 
+    .. math:: P = \frac1k \sum_{i=1}^k N(c_i, \mathrm{std}^2 I_{\mathrm{dim}}),
+              \qquad \|c_i\| = \mathrm{radius}
+
     For ``dim == 2`` the centers are evenly spaced on the circle of radius ``radius`` (the
     classic 8-Gaussians ring); otherwise they are drawn uniformly on the sphere of that radius.
     ``info`` holds ``centers`` (k, dim) and ``std``.
+
+    Parameters
+    ----------
+    n_train, n_test : int
+        Sample sizes.
+    k : int
+        Number of components.
+    dim : int
+        Ambient dimension.
+    radius, std : float
+        Distance of the centers from the origin, and the component standard deviation (same
+        units).
+    seed : int
+        Seed of the draws.
+
+    Returns
+    -------
+    DataSplit
+        ``train`` (n_train, dim), ``test`` (n_test, dim) float32, ``image_shape=None``.
+
+    Examples
+    --------
+    >>> data = gaussian_mixture(100, 20, k=4, seed=0)
+    >>> data.train.shape, np.linalg.norm(data.info["centers"], axis=1)
+    (torch.Size([100, 2]), array([2., 2., 2., 2.]))
+
+    References
+    ----------
+    L. Metz, B. Poole, D. Pfau, J. Sohl-Dickstein. Unrolled generative adversarial networks.
+    ICLR 2017 (the ring of Gaussians).  I. Gulrajani et al. Improved training of Wasserstein
+    GANs. NeurIPS 2017 (8 Gaussians).
     """
     n_train, n_test = check_int(n_train, "n_train", 2), check_int(n_test, "n_test", 1)
     k, dim = check_int(k, "k"), check_int(dim, "dim")
@@ -307,6 +432,37 @@ def manifold(n_train: int = 2000, n_test: int = 500, *, kind: str = "circle",
     :math:`x = Q u + \mathrm{noise}\cdot\xi` with ``Q`` a random (D, k) matrix with orthonormal
     columns, so distances are preserved and :math:`Q^T x = u` when ``noise == 0``.
     ``info`` holds ``embedding`` (Q), ``kind`` and ``intrinsic_dim``.
+
+    Parameters
+    ----------
+    n_train, n_test : int
+        Sample sizes.
+    kind : {"circle", "sphere", "torus", "swiss-roll"}
+        The manifold.
+    ambient_dim : int
+        D, at least the embedding dimension k of ``kind`` (2, 3, 4, 3).
+    noise : float >= 0
+        Standard deviation of the isotropic ambient noise :math:`\xi \sim N(0, I_D)`.
+    seed : int
+        Seed of the draws and of ``Q``.
+
+    Returns
+    -------
+    DataSplit
+        ``train`` (n_train, D), ``test`` (n_test, D) float32.
+
+    Examples
+    --------
+    >>> data = manifold(100, 20, kind="circle", ambient_dim=5, seed=0)
+    >>> u = data.train.double().numpy() @ data.info["embedding"]    # intrinsic coordinates
+    >>> data.dim, bool(np.allclose(np.linalg.norm(u, axis=1), 1, atol=1e-5))
+    (5, True)
+
+    References
+    ----------
+    I. Tolstikhin, O. Bousquet, S. Gelly, B. Schölkopf. Wasserstein Auto-Encoders. ICLR 2018
+    (low-dimensional data manifolds).  S. Marsland. Machine Learning: An Algorithmic
+    Perspective, 2009 (the swiss roll).
     """
     if kind not in ("circle", "sphere", "torus", "swiss-roll"):
         raise ValueError(f"unknown manifold kind={kind!r}; expected circle, sphere, torus or "
@@ -333,6 +489,33 @@ def get_data(name: str = "digits", *, seed: int = 0, n_train: int = 2000, n_test
 
     Extra keyword arguments go to the loader (:func:`gaussian_mixture`, :func:`manifold`,
     :func:`load_mnist`).  ``n_train``/``n_test`` only apply to synthetic data.
+
+    Parameters
+    ----------
+    name : str
+        ``"digits"``, ``"mixture"``, ``"circle"``, ``"sphere"``, ``"torus"``, ``"swiss-roll"``,
+        or an existing MNIST IDX / ``.npz`` file or directory.
+    seed : int
+        Seed passed to the loader.
+    n_train, n_test : int
+        Sample sizes of synthetic data.
+    **kwargs
+        Loader-specific options.
+
+    Returns
+    -------
+    DataSplit
+        The loader's split.
+
+    Examples
+    --------
+    >>> get_data("mixture", n_train=50, n_test=10, k=3)
+    DataSplit(name='mixture', train=(50, 2), test=(10, 2))
+
+    References
+    ----------
+    See the loaders: :func:`load_digits`, :func:`gaussian_mixture`, :func:`manifold`,
+    :func:`load_mnist`; O. Bousquet et al. The VEGAN cookbook. arXiv:1705.07642, 2017.
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"data must be a non-empty string, got {name!r}")

@@ -53,20 +53,30 @@ def wasserstein_1d(u, v, a=None, b=None, p: float = 1.0):
     Parameters
     ----------
     u : array (n,) or (n, 1)
+        Support points of the first measure (real values, any units).
     v : array (m,) or (m, 1)
+        Support points of the second measure, in the units of ``u``.
     a, b : array (n,), (m,), optional
         Nonnegative weights with equal sums (uniform when None).
     p : float >= 1
+        Exponent of the ground cost :math:`|u - v|^p`.
 
     Returns
     -------
     float or torch.Tensor
-        :math:`W_p^p` (differentiable in ``u, v`` for torch inputs).
+        :math:`W_p^p`, in units of ``u`` to the power ``p`` (differentiable in ``u, v`` for
+        torch inputs).
 
     Examples
     --------
     >>> wasserstein_1d(np.array([0., 1.]), np.array([2., 3.]), p=2)
     4.0
+
+    References
+    ----------
+    G. Peyré, M. Cuturi. Computational Optimal Transport. Foundations and Trends in Machine
+    Learning 11(5-6), 2019, Remark 2.30 (the 1-D case).  F. Santambrogio. Optimal Transport for
+    Applied Mathematicians. Birkhäuser 2015, Chapter 2.
     """
     backend = backend_of(u, v, a, b)
     u = _as_1d_values(u, "u")
@@ -145,17 +155,26 @@ def gaussian_w2(m1, S1, m2, S2):
     Parameters
     ----------
     m1, m2 : array (d,)
+        Means of the two Gaussians.
     S1, S2 : array (d, d), symmetric positive semi-definite
+        Covariances, in squared units of the means.
 
     Returns
     -------
     float or torch.Tensor
-        :math:`W_2^2` (not its square root).
+        :math:`W_2^2` (not its square root), in squared units of the means.
 
     Examples
     --------
     >>> gaussian_w2(np.zeros(2), np.eye(2), np.ones(2), 4 * np.eye(2))
     4.0
+
+    References
+    ----------
+    C. R. Givens, R. M. Shortt. A class of Wasserstein metrics for probability distributions.
+    Michigan Math. J. 31 (1984).  M. Gelbrich. On a formula for the L2 Wasserstein metric
+    between measures on Euclidean and Hilbert spaces. Math. Nachr. 147 (1990).  G. Peyré,
+    M. Cuturi. Computational Optimal Transport, 2019, Remark 2.31.
     """
     backend = backend_of(m1, S1, m2, S2)
     d = _check_gaussian(m1, S1, "m1", "S1")

@@ -50,6 +50,21 @@ class OTResult:
         Monte-Carlo standard error of ``value`` (sliced estimators only).
     info : dict
         Method-specific diagnostics (marginal error, number of edges, ...).
+
+    Examples
+    --------
+    >>> from otgen.theory import wasserstein
+    >>> r = wasserstein(np.array([[0.0], [1.0]]), np.array([[2.0], [3.0]]), p=2,
+    ...                 method="exact")
+    >>> r.value, r.distance, r.lower <= r.value <= r.upper
+    (4.0, 2.0, True)
+
+    References
+    ----------
+    G. Peyré, M. Cuturi. Computational Optimal Transport. Foundations and Trends in Machine
+    Learning 11(5-6), 2019, Chapters 2-3 (primal couplings, dual potentials, weak duality).
+    O. Bousquet, S. Gelly, I. Tolstikhin, C.-J. Simon-Gabriel, B. Schölkopf. From optimal
+    transport to generative modeling: the VEGAN cookbook. arXiv:1705.07642, 2017.
     """
 
     value: Any

@@ -10,7 +10,36 @@ REGISTRY: list[tuple[str, Callable]] = []
 
 @dataclass
 class Check:
-    """One verified claim: the worst error over ``instances`` random instances vs a tolerance."""
+    r"""One verified claim: the worst error over ``instances`` random instances vs a tolerance.
+
+    A claim "A == B" is checked on random instances k = 1..N; the check passes when
+    :math:`\max_k |A_k - B_k| \le \mathrm{tolerance}` (errors are in the units of the claim,
+    usually relative).
+
+    Attributes
+    ----------
+    name : str
+        The claim, as printed by ``otgen verify``.
+    instances : int
+        Number N of instances checked.
+    max_error : float
+        Worst error over the instances (inf when the check crashed).
+    tolerance : float
+        Largest accepted error.
+    passed : bool
+        ``max_error <= tolerance``.
+    detail : str
+        Free text (the worst instance, an exception, ...).
+    time_s : float
+        Wall time of the check, in seconds (set by :func:`run_checks`).
+
+    Examples
+    --------
+    >>> c = Check("gaussian_w2 closed form", instances=3, max_error=1e-12, tolerance=1e-9,
+    ...           passed=True)
+    >>> c.to_dict()["passed"], c.time_s
+    (True, 0.0)
+    """
 
     name: str
     instances: int
@@ -25,7 +54,27 @@ class Check:
 
 
 def register(name: str):
-    """Decorator adding a check ``f(seed) -> Check`` to the registry under ``name``."""
+    """Decorator adding a check ``f(seed) -> Check`` to the registry under ``name``.
+
+    Parameters
+    ----------
+    name : str
+        The claim's name; :func:`run_checks` selects checks by substrings of it.
+
+    Returns
+    -------
+    callable
+        The decorator; it returns the function unchanged.
+
+    Examples
+    --------
+    >>> @register("doc: 1 + 1 == 2")
+    ... def doc_check(seed):
+    ...     return Check("doc: 1 + 1 == 2", 1, abs(1 + 1 - 2), 0.0, True)
+    >>> [c.passed for c in run_checks(only="doc: 1 + 1", progress=False)]
+    [True]
+    >>> REGISTRY.remove(("doc: 1 + 1 == 2", doc_check))       # unregister again
+    """
 
     def deco(fn):
         REGISTRY.append((name, fn))
@@ -42,7 +91,31 @@ def make_check(name, errors, tolerance, detail="", strict=False) -> Check:
 
 
 def run_checks(seed: int = 0, only: str | None = None, progress: bool = True) -> list[Check]:
-    """Run every registered check (or those whose name contains ``only``)."""
+    """Run every registered check (or those whose name contains ``only``).
+
+    A check that raises counts as a failed :class:`Check` (``max_error = inf``), never as a
+    crash of the run.
+
+    Parameters
+    ----------
+    seed : int
+        Passed to every check (deterministic instances).
+    only : str, optional
+        Substring filter on the check names.
+    progress : bool
+        Show a rich progress bar.
+
+    Returns
+    -------
+    list of Check
+        In registration order, each with its ``time_s``.
+
+    Examples
+    --------
+    >>> checks = run_checks(only="1d == sorted quantiles", progress=False)
+    >>> [(c.name, c.passed) for c in checks]
+    [('1d == sorted quantiles', True)]
+    """
     from . import estimators  # noqa: F401  (registers the checks)
 
     try:  # theorem checks live in their own module when present
@@ -76,7 +149,27 @@ def run_checks(seed: int = 0, only: str | None = None, progress: bool = True) ->
 
 
 def format_table(checks: list[Check]) -> str:
-    """Plain-text table: one row per claim."""
+    """Plain-text table: one row per claim, then a summary line.
+
+    Parameters
+    ----------
+    checks : list of Check
+        Results of :func:`run_checks`.
+
+    Returns
+    -------
+    str
+        Columns claim, instances, max error, tolerance, PASS/FAIL, time (seconds).
+
+    Examples
+    --------
+    >>> print(format_table([Check("gaussian_w2 closed form", 3, 1e-12, 1e-9, True)]))
+    claim                    instances  max error  tolerance  result  time
+    -----------------------  ---------  ---------  ---------  ------  ----
+    gaussian_w2 closed form  3          1e-12      1e-09      PASS    0.0s
+    <BLANKLINE>
+    1/1 claims verified
+    """
     rows = [("claim", "instances", "max error", "tolerance", "result", "time")]
     for c in checks:
         rows.append((c.name, str(c.instances), f"{c.max_error:.3g}", f"{c.tolerance:.3g}",
