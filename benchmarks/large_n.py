@@ -1,0 +1,284 @@
+"""Large-n benchmark: time and peak memory of O(n)-memory Sinkhorn, otgen against GeomLoss.
+
+    python -m benchmarks.large_n            # full: n up to 100,000, d in {2, 8, 64}
+    python -m benchmarks.large_n --quick    # n in {2,000, 5,000}, d in {2, 8, 64} (a few min)
+    python -m benchmarks.large_n --tiny --out DIR   # smoke test (the test suite runs this)
+
+Every measurement runs in a fresh subprocess, so its peak resident memory (``ru_maxrss``,
+``resource`` module; torch's CPU allocations are invisible to ``tracemalloc``) is its own.  The
+reported ``extra_mb`` is the peak during the solve minus the high-water mark just before it
+(imports and data included), i.e. what the solver itself needed.
+
+Solvers, all on x ~ N(0, I_d), y ~ N(1, I_d) in float64, p = 2:
+
+* ``otgen-sinkhorn``: ``wasserstein(method="sinkhorn", tol=TOL)``, certified interval;
+  reductions by KeOps (d <= 16) or torch blocks, never a dense (n, n) matrix at large n.
+* ``otgen-sparse``: ``wasserstein(method="sparse", tol=TOL)``, certified, the CPU default.
+* ``geomloss-online`` / ``geomloss-multiscale`` (d <= 3) / ``geomloss-tensorized``:
+  ``SamplesLoss("sinkhorn", p=2, blur=BLUR, scaling=0.5, debias=False)`` (GeomLoss defaults
+  but the blur), value doubled to the cost |x - y|^2; no interval.
+
+Each (solver, d) ladder stops once the time predicted for the next n from the fitted exponent
+exceeds the budget (recorded as skipped).  Writes benchmarks_large_n.json,
+benchmarks-large-n.md and benchmarks-large-n.png into docs/ (or ``--out``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .common import machine_info, versions_line
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+TOL = 0.05
+BLUR = 0.05
+SOLVERS = ("otgen-sinkhorn", "otgen-sparse", "geomloss-online", "geomloss-multiscale",
+           "geomloss-tensorized")
+#: dense (n, n) float64 matrices above this many bytes are not attempted
+DENSE_BYTES_MAX = 4e9
+CONFIGS = {
+    # tiny: no KeOps solver, so a fresh machine compiles nothing (the test suite runs it)
+    "tiny": dict(sizes=(300, 600), dims=(2,), budget_s=60,
+                 solvers=("otgen-sinkhorn", "otgen-sparse", "geomloss-tensorized")),
+    "quick": dict(sizes=(2_000, 5_000), dims=(2, 8, 64), budget_s=120),
+    "full": dict(sizes=(5_000, 10_000, 20_000, 40_000, 100_000), dims=(2, 8, 64),
+                 budget_s=900),
+}
+
+
+def clouds(n: int, d: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)), rng.normal(size=(n, d)) + 1.0
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def _warm_up(solver: str, n: int, d: int):
+    """Compile the KeOps formulas for this d outside the timed region (cached on disk)."""
+    import torch
+
+    from otgen.theory.costs import _keops_pays
+
+    x, y = clouds(64, d, seed=1)
+    if solver == "otgen-sinkhorn" and _keops_pays(torch.device("cpu"), n * n, d):
+        from otgen.theory import wasserstein
+
+        wasserstein(x, y, method="sinkhorn", eps=1.0, backend="keops")
+    elif solver in ("geomloss-online", "geomloss-multiscale"):
+        _geomloss(torch.as_tensor(x), torch.as_tensor(y), solver.split("-")[1])
+
+
+def _geomloss(xt, yt, backend):
+    from geomloss import SamplesLoss
+
+    loss = SamplesLoss("sinkhorn", p=2, blur=BLUR, scaling=0.5, debias=False, backend=backend)
+    return 2.0 * float(loss(xt, yt))
+
+
+def worker(spec: dict) -> dict:
+    """Run one (solver, n, d) measurement in this process; return the row."""
+    import warnings
+
+    import torch
+
+    threads = os.environ.get("OTGEN_BENCH_THREADS")
+    if threads:
+        torch.set_num_threads(int(threads))
+    solver, n, d = spec["solver"], spec["n"], spec["d"]
+    _warm_up(solver, n, d)
+    x, y = clouds(n, d)
+    row = dict(solver=solver, n=n, d=d)
+    base = _peak_mb()
+    t0 = time.perf_counter()
+    if solver.startswith("otgen-"):
+        from otgen.theory import wasserstein
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            r = wasserstein(x, y, p=2, method=solver.split("-")[1], tol=TOL)
+        row.update(value=r.value, lower=r.lower, upper=r.upper, converged=bool(r.converged),
+                   backend=r.info.get("backend", r.method), n_iter=r.n_iter,
+                   warnings=[str(w.message)[:160] for w in caught])
+    else:
+        xt, yt = torch.as_tensor(x), torch.as_tensor(y)
+        row.update(value=_geomloss(xt, yt, solver.split("-")[1]), backend=solver.split("-")[1])
+    row["time_s"] = time.perf_counter() - t0
+    row["peak_mb"] = _peak_mb()
+    row["extra_mb"] = max(row["peak_mb"] - base, 0.0)
+    return row
+
+
+def _applicable(solver: str, n: int, d: int) -> str | None:
+    """Why ``solver`` is not run at (n, d), or None."""
+    if solver == "geomloss-multiscale" and d > 3:
+        return "multiscale needs d <= 3"
+    if solver == "geomloss-tensorized" and 8.0 * n * n * 3 > DENSE_BYTES_MAX:
+        return f"dense (n, n) matrices exceed {DENSE_BYTES_MAX / 1e9:.0f} GB"
+    return None
+
+
+def fit_exponent(ns, ys):
+    """Least-squares slope of log y against log n (None with fewer than two points)."""
+    pts = [(math.log(n), math.log(y)) for n, y in zip(ns, ys) if y and y > 0]
+    if len(pts) < 2:
+        return None
+    a = np.array(pts)
+    return float(np.polyfit(a[:, 0], a[:, 1], 1)[0])
+
+
+def predict(done, n_next):
+    """Time predicted at ``n_next`` from the measured ladder (exponent 2 until fitted)."""
+    k = fit_exponent([r["n"] for r in done], [r["time_s"] for r in done]) or 2.0
+    last = done[-1]
+    return last["time_s"] * (n_next / last["n"]) ** max(k, 1.0)
+
+
+def run(cfg: dict, solvers=SOLVERS, log=print) -> list[dict]:
+    rows = []
+    for d in cfg["dims"]:
+        for solver in solvers:
+            done = []
+            for n in cfg["sizes"]:
+                why = _applicable(solver, n, d)
+                if why is None and done and predict(done, n) > cfg["budget_s"]:
+                    why = f"predicted {predict(done, n):.0f} s > budget {cfg['budget_s']} s"
+                if why is not None:
+                    rows.append(dict(solver=solver, n=n, d=d, skipped=why))
+                    log(f"d={d:>2} n={n:>6} {solver:<20} skipped: {why}")
+                    continue
+                cmd = [sys.executable, "-m", "benchmarks.large_n", "--worker",
+                       json.dumps(dict(solver=solver, n=n, d=d))]
+                try:
+                    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                                         timeout=3 * cfg["budget_s"] + 120,
+                                         cwd=Path(__file__).resolve().parent.parent)
+                    row = json.loads(out.stdout.strip().splitlines()[-1])
+                except subprocess.TimeoutExpired:
+                    row = dict(solver=solver, n=n, d=d, skipped="timed out")
+                except subprocess.CalledProcessError as exc:
+                    row = dict(solver=solver, n=n, d=d,
+                               skipped="failed: " + (exc.stderr or "").strip()[-200:])
+                rows.append(row)
+                if "skipped" in row:
+                    log(f"d={d:>2} n={n:>6} {solver:<20} {row['skipped']}")
+                    continue
+                done.append(row)
+                log(f"d={d:>2} n={n:>6} {solver:<20} {row['time_s']:8.1f} s "
+                    f"+{row['extra_mb']:8.1f} MB  value {row['value']:.5g}"
+                    + (f" in [{row['lower']:.5g}, {row['upper']:.5g}]" if "lower" in row else ""))
+    return rows
+
+
+def exponents(rows):
+    """{(solver, d): (time exponent, memory exponent)} over the measured sizes."""
+    out = {}
+    for key in sorted({(r["solver"], r["d"]) for r in rows}):
+        ok = [r for r in rows if (r["solver"], r["d"]) == key and "skipped" not in r]
+        out[key] = (fit_exponent([r["n"] for r in ok], [r["time_s"] for r in ok]),
+                    fit_exponent([r["n"] for r in ok], [max(r["extra_mb"], 1.0) for r in ok]))
+    return out
+
+
+def plot(rows, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dims = sorted({r["d"] for r in rows})
+    fig, axes = plt.subplots(2, len(dims), figsize=(4.2 * len(dims), 7), squeeze=False)
+    for c, d in enumerate(dims):
+        for solver in SOLVERS:
+            ok = [r for r in rows if r["d"] == d and r["solver"] == solver and "skipped" not in r]
+            if not ok:
+                continue
+            ns = [r["n"] for r in ok]
+            axes[0, c].loglog(ns, [r["time_s"] for r in ok], "o-", label=solver)
+            axes[1, c].loglog(ns, [max(r["extra_mb"], 1.0) for r in ok], "o-", label=solver)
+        axes[0, c].set_title(f"d = {d}")
+        axes[0, c].set_ylabel("time (s)")
+        axes[1, c].set_ylabel("extra peak memory (MB)")
+        axes[1, c].set_xlabel("n = m")
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def markdown(rows, info, wall, mode):
+    ex = exponents(rows)
+    lines = ["# Large-n benchmark: O(n)-memory Sinkhorn against GeomLoss", "",
+             f"`python -m benchmarks.large_n{'' if mode == 'full' else ' --' + mode}`, "
+             f"wall time {wall / 60:.1f} min. {versions_line(info)}", "",
+             f"x ~ N(0, I_d), y ~ N(1, I_d), float64, p = 2. otgen: `wasserstein(method=..., "
+             f"tol={TOL})`, certified interval on W_2^2. GeomLoss: `SamplesLoss('sinkhorn', "
+             f"blur={BLUR}, scaling=0.5, debias=False)` x 2 (its cost is |x-y|^2/2), no "
+             "interval. `extra MB` = peak resident memory during the solve minus the peak "
+             "before it (a fresh process per row).", "",
+             "| d | n | solver | backend | time (s) | extra MB | value | certified interval "
+             "| rel. width |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if "skipped" in r:
+            lines.append(f"| {r['d']} | {r['n']:,} | {r['solver']} | | | | skipped: "
+                         f"{r['skipped']} | | |")
+            continue
+        interval = width = ""
+        if "lower" in r:
+            interval = f"[{r['lower']:.5g}, {r['upper']:.5g}]"
+            width = f"{(r['upper'] - r['lower']) / r['upper']:.1e}" + (
+                "" if r["converged"] else " (not converged)")
+        lines.append(f"| {r['d']} | {r['n']:,} | {r['solver']} | {r['backend']} | "
+                     f"{r['time_s']:.1f} | {r['extra_mb']:.0f} | {r['value']:.5g} | "
+                     f"{interval} | {width} |")
+    lines += ["", "Fitted exponents (time ~ n^k, extra memory ~ n^k; least squares in log-log "
+              "over the measured sizes):", "", "| solver | d | time k | memory k |",
+              "|---|---|---|---|"]
+    for (solver, d), (kt, km) in ex.items():
+        fmt = (lambda k: "" if k is None else f"{k:.2f}")
+        lines.append(f"| {solver} | {d} | {fmt(kt)} | {fmt(km)} |")
+    lines += ["", "![time and memory](benchmarks-large-n.png)", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--tiny", action="store_true")
+    ap.add_argument("--out", type=Path, default=DOCS)
+    ap.add_argument("--replot", action="store_true", help="rewrite md/png from the JSON")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return
+    mode = "tiny" if args.tiny else "quick" if args.quick else "full"
+    args.out.mkdir(parents=True, exist_ok=True)
+    js = args.out / "benchmarks_large_n.json"
+    if args.replot:
+        data = json.loads(js.read_text())
+        rows, info, wall, mode = data["rows"], data["machine"], data["wall_s"], data["mode"]
+    else:
+        t0 = time.perf_counter()
+        cfg = CONFIGS[mode]
+        rows = run(cfg, solvers=cfg.get("solvers", SOLVERS))
+        wall = time.perf_counter() - t0
+        info = machine_info()
+        js.write_text(json.dumps(dict(mode=mode, wall_s=wall, machine=info, tol=TOL,
+                                      blur=BLUR, rows=rows), indent=1))
+    plot(rows, args.out / "benchmarks-large-n.png")
+    (args.out / "benchmarks-large-n.md").write_text(markdown(rows, info, wall, mode))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""benchmarks/large_n.py runs end to end (--tiny) and writes its JSON, markdown and PNG.
+
+No timings or memory figures are asserted (those are the benchmark's output, not its
+correctness); the checks are that every row is measured or says why it was skipped, that otgen's
+certified intervals contain an independent exact value (scipy's assignment solver), and that the
+exponent fit recovers known slopes.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.spatial.distance import cdist
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # benchmarks/ is a top-level folder, not part of the package
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.large_n import CONFIGS, clouds, fit_exponent  # noqa: E402
+
+
+def test_fit_exponent_recovers_power_laws():
+    ns = [1e3, 1e4, 1e5]
+    assert abs(fit_exponent(ns, [3 * n ** 1.5 for n in ns]) - 1.5) < 1e-12
+    assert abs(fit_exponent(ns, [7 * n for n in ns]) - 1.0) < 1e-12
+    assert fit_exponent([1e3], [1.0]) is None
+
+
+def test_tiny_run_writes_files_and_intervals_contain_the_assignment_value(tmp_path):
+    subprocess.run([sys.executable, "-m", "benchmarks.large_n", "--tiny", "--out",
+                    str(tmp_path)], check=True, cwd=ROOT, capture_output=True, timeout=600)
+    for name in ("benchmarks_large_n.json", "benchmarks-large-n.md", "benchmarks-large-n.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    data = json.loads((tmp_path / "benchmarks_large_n.json").read_text())
+    assert {"mode", "wall_s", "machine", "rows"} <= set(data)
+    assert {"torch", "pot", "geomloss", "otgen", "cpu_count"} <= set(data["machine"])
+    cfg = CONFIGS["tiny"]
+    assert len(data["rows"]) == len(cfg["sizes"]) * len(cfg["dims"]) * len(cfg["solvers"])
+    certified = 0
+    for row in data["rows"]:
+        if "skipped" in row:
+            assert row["skipped"]
+            continue
+        assert row["time_s"] > 0 and row["peak_mb"] > 0 and row["extra_mb"] >= 0
+        if "lower" in row:
+            x, y = clouds(row["n"], row["d"])
+            C = cdist(x, y, "sqeuclidean")
+            i, j = linear_sum_assignment(C)
+            truth = C[i, j].mean()  # uniform equal-size clouds: OT = optimal assignment
+            assert row["lower"] - 1e-9 * truth <= truth <= row["upper"] + 1e-9 * truth
+            certified += 1
+    assert certified >= 2
+    assert "Fitted exponents" in (tmp_path / "benchmarks-large-n.md").read_text()
