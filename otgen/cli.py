@@ -120,29 +120,41 @@ def train(
     no_resume: bool = typer.Option(False, "--no-resume", help="overwrite an existing run"),
     threads: int = typer.Option(None, help="torch CPU threads (1 is fastest for small nets "
                                            "on a busy machine)"),
-    nproc: int = typer.Option(1, "--nproc", help="data-parallel processes (DDP, gloo; WAE "
-                                                 "models; rank 0 writes the run directory)"),
+    nproc: int = typer.Option(1, "--nproc", help="data-parallel processes on this machine "
+                                                 "(torchrun; every model; rank 0 writes the "
+                                                 "run directory)"),
+    device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N (auto: CUDA when "
+                                            "present; distributed: gloo on cpu, nccl on cuda)"),
 ):
-    """Train a generative model; killed runs resume from their last checkpoint."""
+    """Train a generative model; killed runs resume from their last checkpoint.
+
+    Data-parallel with --nproc N or under torchrun: see docs/guide-distributed.md.
+    """
     from .models import TrainConfig, TrainingDivergedError, fit
     from .models.distributed import (check_supported, fit_distributed, launch,
                                      under_torchrun)
+    from .models.train import resolve_device
 
     distributed = under_torchrun()
     cfg = TrainConfig(model=model, data=data, epochs=epochs, seed=seed, latent_dim=latent_dim,
                       hidden=_hidden(hidden), arch=arch, batch_size=batch_size, lr=lr, lam=lam,
                       penalty=penalty, cost=cost, decoder_std=decoder_std,
                       checkpoint_every=checkpoint_every)
-    if nproc > 1 and not under_torchrun():  # re-run this command under torchrun
-        try:
+    try:  # refused before anything is launched or written
+        if nproc < 1:
+            raise ValueError(f"--nproc must be >= 1, got {nproc}")
+        resolve_device(device)
+        if nproc > 1 and not distributed:
             check_supported(cfg.validate(), nproc)
-        except ValueError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    if nproc > 1 and not distributed:  # re-run this command under torchrun
         args = ["train", model, "--data", data, "--epochs", str(epochs), "--out", str(out),
                 "--seed", str(seed), "--latent-dim", str(latent_dim), "--hidden", hidden,
                 "--arch", arch, "--batch-size", str(batch_size), "--cost", cost,
-                "--decoder-std", str(decoder_std), "--checkpoint-every", str(checkpoint_every)]
+                "--decoder-std", str(decoder_std), "--checkpoint-every", str(checkpoint_every),
+                "--device", device]
         for flag, v in (("--lr", lr), ("--lambda", lam), ("--penalty", penalty),
                         ("--threads", threads)):
             if v is not None:
@@ -150,7 +162,8 @@ def train(
         raise typer.Exit(launch(nproc, args + (["--no-resume"] if no_resume else [])))
     try:
         res = (fit_distributed if distributed else fit)(
-            cfg, out, progress=sys.stderr.isatty(), resume=not no_resume, threads=threads)
+            cfg, out, progress=sys.stderr.isatty(), resume=not no_resume, threads=threads,
+            device=device)
     except TrainingDivergedError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(3)

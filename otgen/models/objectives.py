@@ -37,7 +37,23 @@ DEFAULT_PENALTY = {"wae-mmd": "mmd", "wae-gan": "gan", "wae": "mmd"}
 
 
 class TrainingDivergedError(RuntimeError):
-    """A loss or gradient became NaN/inf; the parameters were left at their last good values."""
+    """A loss or gradient became NaN/inf; the parameters were left at their last good values.
+
+    Parameters
+    ----------
+    message : str
+        What diverged (loss name, value, step).
+    step : int, optional
+        Training step at which it happened (stored as ``.step``).
+    terms : dict, optional
+        The loss terms of that step (stored as ``.terms``).
+
+    Examples
+    --------
+    >>> err = TrainingDivergedError("loss is nan", step=3, terms={"loss": float("nan")})
+    >>> isinstance(err, RuntimeError), err.step, err.terms
+    (True, 3, {'loss': nan})
+    """
 
     def __init__(self, message: str, step: int | None = None, terms: dict | None = None):
         super().__init__(message)
@@ -45,8 +61,36 @@ class TrainingDivergedError(RuntimeError):
 
 
 def reconstruction_cost(x: torch.Tensor, y: torch.Tensor, cost: str = "squared") -> torch.Tensor:
-    r"""Per-sample cost c(x_i, y_i): ``"squared"`` :math:`\|x-y\|_2^2`, ``"l2"``
-    :math:`\|x-y\|_2`, ``"l1"`` :math:`\|x-y\|_1`.  Returns shape (n,)."""
+    r"""Per-sample reconstruction cost :math:`c(x_i, y_i)` of the penalized OT objective.
+
+    ``"squared"``: :math:`\|x-y\|_2^2` (the :math:`W_2^2` cost), ``"l2"``: :math:`\|x-y\|_2`
+    (the :math:`W_1` cost), ``"l1"``: :math:`\|x-y\|_1`.
+
+    Parameters
+    ----------
+    x, y : torch.Tensor (n, d)
+        Data and reconstructions (same units).
+    cost : {"squared", "l2", "l1"}
+        The cost c.
+
+    Returns
+    -------
+    torch.Tensor (n,)
+        :math:`c(x_i, y_i)` per row, in units of x (squared units for ``"squared"``);
+        differentiable.
+
+    Examples
+    --------
+    >>> import torch
+    >>> y = torch.tensor([[3.0, 4.0], [1.0, 0.0]])
+    >>> reconstruction_cost(torch.zeros(2, 2), y, "l2"), reconstruction_cost(torch.zeros(2, 2), y)
+    (tensor([5., 1.]), tensor([25.,  1.]))
+
+    References
+    ----------
+    O. Bousquet et al. The VEGAN cookbook. arXiv:1705.07642, 2017 (the cost c of Theorem 1).
+    I. Tolstikhin, O. Bousquet, S. Gelly, B. Schölkopf. Wasserstein Auto-Encoders. ICLR 2018.
+    """
     diff = x - y
     if cost == "squared":
         return diff.pow(2).sum(1)
@@ -60,16 +104,45 @@ def reconstruction_cost(x: torch.Tensor, y: torch.Tensor, cost: str = "squared")
 class GenerativeModel(nn.Module):
     r"""Encoder (optional), decoder G, prior :math:`N(0, \sigma_z^2 I)` and auxiliary nets.
 
+    The model is :math:`P_G = G_\# P_Z` (plus Gaussian noise of std ``decoder_std`` for the VAE),
+    :math:`P_Z = N(0, \sigma_z^2 I_{d_z})`; the encoder defines :math:`Q(Z \mid X)`.  Build one
+    with :func:`build_model`.
+
     Attributes
     ----------
-    kind : str  -- one of :data:`MODELS`
-    encoder : Encoder or None (None for WGAN-GP)
+    kind : str
+        One of :data:`MODELS`.
+    encoder : Encoder or None
+        :math:`Q(Z|X)`, (n, d) -> (n, d_z); None for WGAN-GP.
     decoder : Decoder
-    penalty : Penalty or None (WAE models; holds the latent discriminator of WAE-GAN)
-    critic : Critic or None (WGAN-GP)
+        G, (n, d_z) -> (n, d).
+    penalty : Penalty or None
+        F of the WAE models (holds the latent discriminator of WAE-GAN).
+    critic : Critic or None
+        The WGAN-GP critic, (n, d) -> (n,).
     sigma_z : float
-    decoder_std : float or None -- s of the VAE's Gaussian decoder
+        Prior standard deviation.
+    decoder_std : float or None
+        s of the VAE's Gaussian decoder :math:`N(G(z), s^2 I)`.
     image_shape : tuple or None
+        (h, w) for image data.
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> model = build_model("wae-mmd", 4, latent_dim=2, hidden=(16,))
+    >>> model.kind, model.latent_dim, model.data_dim, model.has_encoder
+    ('wae-mmd', 2, 4, True)
+    >>> model.sample(3).shape, model.reconstruct(torch.rand(5, 4)).shape
+    (torch.Size([3, 4]), torch.Size([5, 4]))
+
+    References
+    ----------
+    O. Bousquet et al. The VEGAN cookbook. arXiv:1705.07642, 2017 (latent variable models
+    :math:`P_G`).  I. Tolstikhin et al. Wasserstein Auto-Encoders. ICLR 2018.  D. P. Kingma,
+    M. Welling. Auto-Encoding Variational Bayes. ICLR 2014.  I. Gulrajani et al. Improved
+    training of Wasserstein GANs. NeurIPS 2017.
     """
 
     def __init__(self, kind, encoder, decoder, *, penalty=None, critic=None, sigma_z=1.0,
@@ -92,9 +165,16 @@ class GenerativeModel(nn.Module):
     def has_encoder(self) -> bool:
         return self.encoder is not None
 
+    @property
+    def device(self) -> torch.device:
+        """The device holding the parameters (where :meth:`prior` draws)."""
+        return next(self.decoder.parameters()).device
+
     def prior(self, n: int, generator=None) -> torch.Tensor:
-        """n draws of :math:`P_Z = N(0, \\sigma_z^2 I)`."""
-        return self.sigma_z * torch.randn(n, self.latent_dim, generator=generator)
+        """n draws of :math:`P_Z = N(0, \\sigma_z^2 I)`, shape (n, d_z), on :attr:`device`
+        (``generator`` must live on that device)."""
+        return self.sigma_z * torch.randn(n, self.latent_dim, generator=generator,
+                                          device=self.device)
 
     @torch.no_grad()
     def sample(self, n: int, generator=None) -> torch.Tensor:
@@ -119,7 +199,58 @@ def build_model(kind: str, data_dim: int, *, latent_dim: int = 8, hidden=(256, 2
                 penalty: str | None = None, sigma_z: float = 1.0, decoder_std: float = 0.1,
                 stochastic_encoder: bool = False, penalty_options: dict | None = None,
                 ) -> GenerativeModel:
-    """Networks for a model ``kind`` (see :data:`MODELS`); the VAE gets a Gaussian encoder."""
+    r"""Networks for a model ``kind`` (see :data:`MODELS`); the VAE gets a Gaussian encoder.
+
+    ``"wae-mmd"``, ``"wae-gan"``, ``"wae"``: encoder, decoder and latent penalty F (penalized
+    OT, :math:`\mathbb{E}\,c(X, G(Z)) + \lambda F(Q_Z, P_Z)`); ``"vae"``: Gaussian encoder and
+    decoder :math:`N(G(z), s^2 I)`; ``"wgan-gp"``: decoder (generator) and critic.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`MODELS`.
+    data_dim : int
+        d, the dimension of a flattened sample.
+    latent_dim : int
+        :math:`d_z`.
+    hidden : tuple of int
+        Widths of the hidden layers (MLP).
+    arch : {"mlp", "conv"}
+        Network family (``"conv"`` needs ``image_shape``).
+    image_shape : (h, w), optional
+        Image size, for conv networks and plots.
+    output : str
+        Decoder output activation (``"sigmoid"`` for pixels in [0, 1]).
+    penalty : str, optional
+        Latent penalty F of WAE models (default: MMD for wae-mmd, the JS game for wae-gan).
+    sigma_z : float
+        Prior standard deviation.
+    decoder_std : float
+        s of the VAE decoder, in data units.
+    stochastic_encoder : bool
+        Gaussian (instead of deterministic) encoder for WAE models.
+    penalty_options : dict, optional
+        Extra keyword arguments of :class:`Penalty`.
+
+    Returns
+    -------
+    GenerativeModel
+        Untrained, on the CPU.
+
+    Examples
+    --------
+    >>> vae = build_model("vae", 64, latent_dim=2, hidden=(32,))
+    >>> vae.kind, vae.has_encoder, vae.decoder_std
+    ('vae', True, 0.1)
+    >>> build_model("wgan-gp", 4, latent_dim=2, hidden=(16,)).has_encoder
+    False
+
+    References
+    ----------
+    I. Tolstikhin et al. Wasserstein Auto-Encoders. ICLR 2018.  A. Makhzani et al. Adversarial
+    Autoencoders. ICLR Workshop 2016.  D. P. Kingma, M. Welling. Auto-Encoding Variational
+    Bayes. ICLR 2014.  I. Gulrajani et al. Improved training of Wasserstein GANs. NeurIPS 2017.
+    """
     if kind not in MODELS:
         raise ValueError(f"unknown model {kind!r}; expected one of {MODELS}")
     dec = Decoder(latent_dim, data_dim, hidden=hidden, arch=arch, image_shape=image_shape,
@@ -144,20 +275,61 @@ def _params(*modules):
 
 
 class Objective:
-    """Optimizers and one training step for a :class:`GenerativeModel`.
+    r"""Optimizers and one training step for a :class:`GenerativeModel`.
+
+    The losses are those of the module docstring: penalized OT
+    :math:`\mathbb{E}\,c(X, G(Z)) + \lambda F(Q_Z, P_Z)` (WAE), the negative ELBO in nats (VAE),
+    and the WGAN-GP critic / generator losses.
 
     Parameters
     ----------
     model : GenerativeModel
-    lr, aux_lr : float -- learning rates of the main nets and of the critic / discriminator
-    betas : (float, float) -- Adam betas
+        The model to train (its parameters are updated in place).
+    lr, aux_lr : float
+        Learning rates of the main nets and of the critic / discriminator (default: ``lr``).
+    betas : (float, float)
+        Adam betas.
     weight_decay : float
+        Weight decay of the optimizers.
     optimizer : {"adam", "adamw"}
-    lam : float -- lambda, weight of the penalty F (WAE)
-    cost : {"squared", "l2", "l1"} -- reconstruction cost c (WAE)
-    n_critic : int -- critic updates per generator update (WGAN-GP)
-    gp_weight : float -- gradient-penalty weight rho (WGAN-GP)
-    grad_clip : float or None -- clip the gradient norm of each update
+        Optimizer family.
+    lam : float
+        :math:`\lambda`, weight of the penalty F (WAE).
+    cost : {"squared", "l2", "l1"}
+        Reconstruction cost c (WAE).
+    n_critic : int
+        Critic updates per generator update (WGAN-GP).
+    gp_weight : float
+        Gradient-penalty weight :math:`\rho` (WGAN-GP).
+    grad_clip : float or None
+        Clip the gradient norm of each update.
+
+    Attributes
+    ----------
+    optimizers : dict of str to torch.optim.Optimizer
+        ``"autoencoder"`` (+ ``"discriminator"`` for WAE-GAN) or ``"generator"`` and
+        ``"critic"`` (WGAN-GP).
+    grad_sync : callable or None
+        ``grad_sync(params)``, called by every update between ``backward()`` and the
+        gradient-norm check / clipping with the parameters of the optimizer being stepped that
+        hold a gradient.  Data-parallel training
+        (:class:`otgen.models.distributed.DistributedStep`) sets it to an all-reduce average
+        of the gradients over the ranks; None (default): no synchronization.
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> obj = Objective(build_model("wae-mmd", 4, latent_dim=2, hidden=(16,)), lam=1.0)
+    >>> terms = obj.step(torch.rand(8, 4), step=0)      # one update; the loss terms as floats
+    >>> sorted(terms), sorted(obj.optimizers)
+    (['loss', 'penalty', 'recon'], ['autoencoder'])
+
+    References
+    ----------
+    I. Tolstikhin et al. Wasserstein Auto-Encoders. ICLR 2018.  D. P. Kingma, M. Welling.
+    Auto-Encoding Variational Bayes. ICLR 2014.  I. Gulrajani et al. Improved training of
+    Wasserstein GANs. NeurIPS 2017.  D. P. Kingma, J. Ba. Adam. ICLR 2015.
     """
 
     def __init__(self, model: GenerativeModel, *, lr=1e-3, aux_lr=None, betas=(0.5, 0.999),
@@ -165,6 +337,7 @@ class Objective:
                  gp_weight=10.0, grad_clip=None):
         self.model, self.lam, self.cost = model, float(lam), cost
         self.n_critic, self.gp_weight, self.grad_clip = int(n_critic), float(gp_weight), grad_clip
+        self.grad_sync = None
         opt_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[optimizer]
         aux_lr = lr if aux_lr is None else aux_lr
         make = lambda params, rate: opt_cls(params, lr=rate, betas=tuple(betas),  # noqa: E731
@@ -189,6 +362,8 @@ class Objective:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
+        if self.grad_sync is not None:
+            self.grad_sync(params)
         norm = torch.nn.utils.clip_grad_norm_(params, self.grad_clip or float("inf"))
         if not torch.isfinite(norm):
             opt.zero_grad(set_to_none=True)
@@ -199,25 +374,106 @@ class Objective:
         opt.step()
 
     # -- losses ----------------------------------------------------------------------------
-    def wae_losses(self, x, generator=None) -> dict:
-        """Terms of the penalized OT objective on a batch (tensors with graph)."""
+    def wae_losses(self, x, generator=None, *, noise=None, pz=None, gather=None) -> dict:
+        r"""Terms of the penalized OT objective on a batch (tensors with graph).
+
+        .. math:: \frac1n \sum_i c(x_i, G(\tilde z_i)) + \lambda F(\{\tilde z_i\},
+                  \{z_j\}), \quad \tilde z_i \sim Q(Z|x_i), \ z_j \sim P_Z.
+
+        Parameters
+        ----------
+        x : tensor (n, d)
+            The batch (or, in data-parallel training, this rank's shard of it).
+        generator : torch.Generator, optional
+            Source of the encoder noise, the prior draws and the penalty's randomness, drawn
+            in that order.
+        noise : tensor (n, d_z), optional
+            Standard normal encoder noise :math:`\xi` (Gaussian encoders); default: drawn.
+        pz : tensor (m, d_z), optional
+            Prior sample; default ``model.prior(n, generator)``.
+        gather : callable, optional
+            Applied to the codes :math:`\tilde z` (and the encoder means / log-variances)
+            before the penalty, e.g. an autograd all-gather over ranks so that F sees the
+            global latent batch; the reconstruction term stays on ``x``.
+
+        Returns
+        -------
+        dict
+            ``loss`` = ``recon + lam * penalty``, ``recon``, ``penalty`` (scalars with graph),
+            ``qz`` (n, d_z) and ``pz``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> m = build_model("wae-mmd", 3, latent_dim=2, hidden=(8,))
+        >>> t = Objective(m).wae_losses(torch.rand(6, 3), torch.Generator().manual_seed(0))
+        >>> sorted(t), t["qz"].shape
+        (['loss', 'penalty', 'pz', 'qz', 'recon'], torch.Size([6, 2]))
+
+        References
+        ----------
+        I. Tolstikhin, O. Bousquet, S. Gelly, B. Schölkopf. Wasserstein Auto-Encoders. ICLR 2018.
+        """
         m = self.model
         mean, logvar = m.encoder(x)
-        qz = mean if logvar is None else mean + torch.exp(0.5 * logvar) * torch.randn(
-            mean.shape, generator=generator)
-        pz = m.prior(x.shape[0], generator)
+        if logvar is not None and noise is None:
+            noise = torch.randn(mean.shape, generator=generator, device=mean.device)
+        qz = mean if logvar is None else mean + torch.exp(0.5 * logvar) * noise
+        if pz is None:
+            pz = m.prior(x.shape[0], generator)
         recon = reconstruction_cost(x, m.decoder(qz), self.cost).mean()
-        pen = m.penalty(qz, pz, mean=mean, logvar=logvar, generator=generator)
+        if gather is None:
+            pen = m.penalty(qz, pz, mean=mean, logvar=logvar, generator=generator)
+        else:
+            kl = logvar is not None and m.penalty.needs_gaussian_encoder  # F uses mean, logvar
+            pen = m.penalty(gather(qz), pz, mean=gather(mean) if kl else None,
+                            logvar=gather(logvar) if kl else None, generator=generator)
         return {"loss": recon + self.lam * pen, "recon": recon, "penalty": pen, "qz": qz,
                 "pz": pz}
 
-    def vae_losses(self, x, generator=None) -> dict:
-        """Negative ELBO (nats per sample) = Gaussian NLL + KL, on a batch."""
+    def vae_losses(self, x, generator=None, *, noise=None) -> dict:
+        r"""Negative ELBO (nats per sample) = Gaussian NLL + KL, on a batch.
+
+        .. math:: \frac1n \sum_i \Big(\frac{\|x_i - G(z_i)\|^2}{2 s^2}
+                  + \frac d2 \log(2\pi s^2) + \mathrm{KL}(Q(Z|x_i) \| P_Z)\Big),
+                  \quad z_i = \mu(x_i) + e^{\ell(x_i)/2} \odot \xi_i.
+
+        Every term is a per-sample mean, so the mean over equal shards of a batch equals the
+        value on the whole batch (what data-parallel training relies on).
+
+        Parameters
+        ----------
+        x : tensor (n, d)
+        generator : torch.Generator, optional
+            Source of the encoder noise :math:`\xi` when ``noise`` is None.
+        noise : tensor (n, d_z), optional
+            Standard normal encoder noise; default: drawn from ``generator``.
+
+        Returns
+        -------
+        dict
+            ``loss`` (nats per sample), ``nll``, ``kl``, ``recon`` (mean squared error sum per
+            sample), scalars with graph.
+
+        Examples
+        --------
+        >>> import torch
+        >>> m = build_model("vae", 3, latent_dim=2, hidden=(8,))
+        >>> t = Objective(m).vae_losses(torch.rand(6, 3), torch.Generator().manual_seed(0))
+        >>> bool(torch.isclose(t["loss"], t["nll"] + t["kl"]))
+        True
+
+        References
+        ----------
+        D. P. Kingma, M. Welling. Auto-encoding variational Bayes. ICLR 2014.
+        """
         from .penalties import kl_gaussian
 
         m = self.model
         mean, logvar = m.encoder(x)
-        z = mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=generator)
+        if noise is None:
+            noise = torch.randn(mean.shape, generator=generator, device=mean.device)
+        z = mean + torch.exp(0.5 * logvar) * noise
         s2 = m.decoder_std ** 2
         sq = reconstruction_cost(x, m.decoder(z), "squared")
         nll = (sq / (2 * s2) + 0.5 * x.shape[1] * math.log(2 * math.pi * s2)).mean()

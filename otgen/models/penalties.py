@@ -251,7 +251,8 @@ def sinkhorn_penalty(qz: torch.Tensor, pz: torch.Tensor, *, eps: float = 0.1,
     return sinkhorn_divergence(qz, pz, p=2, eps=eps, scaling=scaling, backend="tensorized")
 
 
-def gradient_penalty(critic, x: torch.Tensor, y: torch.Tensor, generator=None) -> torch.Tensor:
+def gradient_penalty(critic, x: torch.Tensor, y: torch.Tensor, generator=None,
+                     t: torch.Tensor | None = None) -> torch.Tensor:
     r"""WGAN-GP term :math:`\mathbb{E}_{\hat x} (\|\nabla f(\hat x)\| - 1)^2`.
 
     :math:`\hat x = t x + (1 - t) y`, :math:`t \sim U[0, 1]` per pair (Gulrajani et al. 2017).
@@ -265,6 +266,9 @@ def gradient_penalty(critic, x: torch.Tensor, y: torch.Tensor, generator=None) -
         Real and generated samples.
     generator : torch.Generator, optional
         Source of the interpolation weights t.
+    t : tensor (n, 1), optional
+        The interpolation weights themselves (drawn from ``generator`` when None); the
+        distributed step passes each rank its rows of one global draw.
 
     Returns
     -------
@@ -287,7 +291,8 @@ def gradient_penalty(critic, x: torch.Tensor, y: torch.Tensor, generator=None) -
     if x.shape != y.shape:
         raise ValueError(f"gradient_penalty needs x and y of the same shape, got "
                          f"{tuple(x.shape)} and {tuple(y.shape)}")
-    t = torch.rand(x.shape[0], 1, generator=generator, dtype=x.dtype, device=x.device)
+    if t is None:
+        t = torch.rand(x.shape[0], 1, generator=generator, dtype=x.dtype, device=x.device)
     xh = (t * x.detach() + (1 - t) * y.detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(xh).sum(), xh, create_graph=True)
     return (grad.norm(dim=1) - 1.0).pow(2).mean()

@@ -94,6 +94,20 @@ class TrainConfig:
         Steps between checkpoints (a checkpoint is also written at the end).
     log_every : int
         Steps between metrics lines.
+
+    Examples
+    --------
+    >>> cfg = TrainConfig(model="wae-gan", epochs=5).validate()   # defaults resolved
+    >>> cfg.penalty, cfg.lam, cfg.aux_lr, cfg.betas
+    ('gan', 1.0, 0.0005, (0.5, 0.999))
+    >>> TrainConfig.from_dict(cfg.to_dict()) == cfg
+    True
+
+    References
+    ----------
+    I. Tolstikhin, O. Bousquet, S. Gelly, B. Schölkopf. Wasserstein Auto-Encoders. ICLR 2018
+    (the WAE-GAN / WAE-MMD defaults).  I. Gulrajani et al. Improved training of Wasserstein
+    GANs. NeurIPS 2017 (the WGAN-GP defaults).
     """
 
     model: str = "wae-mmd"
@@ -238,7 +252,32 @@ def save_checkpoint(path, payload: dict) -> None:
 
 
 def load_checkpoint(path) -> dict:
-    """Read a checkpoint written by :func:`fit`; ValueError if missing, truncated or foreign."""
+    """Read a checkpoint written by :func:`fit`; ValueError if missing, truncated or foreign.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``checkpoint.pt`` file (``RUN_DIR/checkpoint.pt``).
+
+    Returns
+    -------
+    dict
+        ``format``, ``step``, ``done``, ``config`` (JSON text), ``model`` (state dict, CPU
+        tensors), ``optimizers`` and ``pending_terms``.
+
+    Raises
+    ------
+    ValueError
+        No file, a torn / unreadable file, or not an otgen checkpoint.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> load_checkpoint(pathlib.Path(tempfile.mkdtemp()) / "checkpoint.pt")
+    Traceback (most recent call last):
+    ...
+    ValueError: no checkpoint at ...checkpoint.pt
+    """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"no checkpoint at {path}")
@@ -278,6 +317,19 @@ class FitResult:
     step : int -- steps completed in total
     resumed_from : int or None -- the checkpoint step this call started from
     history : list of dict -- metrics lines logged by this call
+
+    Examples
+    --------
+    >>> cfg = TrainConfig(model="vae", data="mixture", data_options={"n_train": 40, "n_test": 8},
+    ...                   latent_dim=2, hidden=(8,), epochs=1, batch_size=20, log_every=1)
+    >>> res = fit(cfg)
+    >>> res.step, res.resumed_from, [line["step"] for line in res.history]
+    (2, None, [1, 2])
+
+    References
+    ----------
+    D. P. Kingma, M. Welling. Auto-encoding variational Bayes. ICLR 2014 (the model trained in
+    the example).
     """
 
     model: GenerativeModel
@@ -331,9 +383,64 @@ def _compatible(saved: dict, now: dict, where) -> None:
                          "or resume=False to overwrite it")
 
 
+def resolve_device(device="auto") -> torch.device:
+    """The torch device to train on: ``"auto"`` is CUDA when present, else the CPU.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        ``"auto"`` (``"cuda"`` if :func:`torch.cuda.is_available`, else ``"cpu"``), ``"cpu"``,
+        ``"cuda"`` (the current CUDA device) or ``"cuda:N"``.
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    ValueError
+        ``device`` is not one of the above, or names CUDA (or a CUDA index) that this machine
+        does not have.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    >>> resolve_device("auto").type in ("cpu", "cuda")
+    True
+
+    References
+    ----------
+    PyTorch documentation, "torch.device" and "CUDA semantics",
+    https://pytorch.org/docs/stable/notes/cuda.html
+    """
+    if isinstance(device, torch.device):
+        text = str(device)
+    elif isinstance(device, str):
+        text = device.strip().lower()
+    else:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    if text == "auto":
+        text = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(text)
+    except (RuntimeError, ValueError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda") or (dev.type == "cpu" and dev.index):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} asks for CUDA, but torch.cuda.is_available() "
+                             "is False on this machine; use device='cpu' or 'auto'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device={device!r}: this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s)")
+    return dev
+
+
 def fit(config: TrainConfig | None = None, out_dir=None, *, data: DataSplit | None = None,
         progress: bool = False, resume: bool = True, max_steps: int | None = None,
-        threads: int | None = None) -> FitResult:
+        threads: int | None = None, device="cpu") -> FitResult:
     """Train a model; resumable, deterministic, stopped on NaN/inf.
 
     Parameters
@@ -355,6 +462,11 @@ def fit(config: TrainConfig | None = None, out_dir=None, *, data: DataSplit | No
     threads : int, optional
         torch CPU threads during this call (restored afterwards).  Small nets on a busy
         machine train fastest with 1; bitwise reproducibility needs the same value.
+    device : str or torch.device
+        Where the networks, the batches and all step noise live (see :func:`resolve_device`):
+        ``"cpu"`` (default), ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when present).  The
+        step generators live on that device too, so a CUDA run draws other noise than a CPU
+        run; each is reproducible on its own device.  The returned model stays there.
 
     Returns
     -------
@@ -365,11 +477,32 @@ def fit(config: TrainConfig | None = None, out_dir=None, *, data: DataSplit | No
     TrainingDivergedError
         A loss or gradient became NaN/inf.  The checkpoint on disk is the last good one.
     ValueError
-        Bad config values, unreadable checkpoint, configuration mismatch on resume, bad data.
+        Bad config values, unreadable checkpoint, configuration mismatch on resume, bad data,
+        unknown ``device`` or CUDA asked for on a machine without it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> cfg = TrainConfig(model="wae-mmd", data="mixture",
+    ...                   data_options={"n_train": 40, "n_test": 8}, latent_dim=2, hidden=(8,),
+    ...                   epochs=2, batch_size=20, log_every=1)
+    >>> run = tempfile.mkdtemp()
+    >>> fit(cfg, run, max_steps=3).step                  # stopped early, checkpointed
+    3
+    >>> res = fit(cfg, run)                              # resumed from the checkpoint
+    >>> res.resumed_from, res.step, sorted(res.history[-1])
+    (3, 4, ['epoch', 'loss', 'penalty', 'recon', 'step', 'time_s'])
+
+    References
+    ----------
+    I. Tolstikhin, O. Bousquet, S. Gelly, B. Schölkopf. Wasserstein Auto-Encoders. ICLR 2018.
+    O. Bousquet et al. From optimal transport to generative modeling: the VEGAN cookbook.
+    arXiv:1705.07642, 2017.
     """
     cfg = (config or TrainConfig()).validate()
+    dev = resolve_device(device)
     with torch_threads(threads):
-        return _fit(cfg, out_dir, data, progress, resume, max_steps)
+        return _fit(cfg, out_dir, data, progress, resume, max_steps, device=dev)
 
 
 @contextmanager
@@ -388,9 +521,10 @@ def torch_threads(threads: int | None):
 
 
 def _fit(cfg, out_dir, data, progress, resume, max_steps, *, make_stepper=None,
-         writer: bool = True) -> FitResult:
+         writer: bool = True, device=torch.device("cpu")) -> FitResult:
     # make_stepper(model, objective) -> step(batch, step, generator) replaces objective.step
-    # (used by otgen.models.distributed); writer=False: read the run directory, never write it
+    # (used by otgen.models.distributed); writer=False: read the run directory, never write it;
+    # device: a resolved torch.device holding the model, the data and the step generators
     data = data if data is not None else get_data(cfg.data, seed=cfg.seed, **cfg.data_options)
     _check_data(data)
     n = data.train.shape[0]
@@ -399,7 +533,7 @@ def _fit(cfg, out_dir, data, progress, resume, max_steps, *, make_stepper=None,
     per_epoch = n // cfg.batch_size
     total = cfg.epochs * per_epoch
     stop = total if max_steps is None else min(total, int(max_steps))
-    model = make_model(cfg, data)
+    model = make_model(cfg, data).to(device)
     obj = make_objective(cfg, model)
 
     run_dir, start, resumed = (Path(out_dir) if out_dir is not None else None), 0, None
@@ -422,7 +556,7 @@ def _fit(cfg, out_dir, data, progress, resume, max_steps, *, make_stepper=None,
             _write_json(run_dir / CONFIG, cfg.to_dict())
             _truncate_metrics(run_dir / METRICS, start)
 
-    x_all = data.train
+    x_all = data.train.to(device)
     history, t0 = [], time.perf_counter()
     bar = _progress(progress and writer, cfg.model, total, start)
     step_fn = obj.step if make_stepper is None else make_stepper(model, obj)
@@ -436,7 +570,7 @@ def _fit(cfg, out_dir, data, progress, resume, max_steps, *, make_stepper=None,
                 perm, perm_epoch = torch.randperm(n, generator=g), epoch
             i = (step % per_epoch) * cfg.batch_size
             batch = x_all[perm[i:i + cfg.batch_size]]
-            gen = torch.Generator().manual_seed(_mix(cfg.seed, 2, step))
+            gen = torch.Generator(device=device).manual_seed(_mix(cfg.seed, 2, step))
             try:
                 terms = step_fn(batch, step, gen)
             except TrainingDivergedError as exc:
@@ -477,7 +611,37 @@ def _fit(cfg, out_dir, data, progress, resume, max_steps, *, make_stepper=None,
 
 
 def load_run(run_dir, *, data: DataSplit | None = None) -> FitResult:
-    """Load a trained (or partly trained) run directory: config, data and model weights."""
+    """Load a trained (or partly trained) run directory: config, data and model weights.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        A directory written by :func:`fit` (or ``otgen train``).
+    data : DataSplit, optional
+        The data of the run, when it was given to :func:`fit` directly (default: reloaded from
+        the config).
+
+    Returns
+    -------
+    FitResult
+        The model (CPU, eval mode) at the checkpointed ``step``; ``history`` is empty.
+
+    Raises
+    ------
+    ValueError
+        Missing directory or checkpoint, an unreadable config, weights that do not fit it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> cfg = TrainConfig(model="vae", data="mixture", data_options={"n_train": 40, "n_test": 8},
+    ...                   latent_dim=2, hidden=(8,), epochs=1, batch_size=20)
+    >>> run = tempfile.mkdtemp()
+    >>> _ = fit(cfg, run)
+    >>> res = load_run(run)
+    >>> res.step, res.config.model, res.model.kind
+    (2, 'vae', 'vae')
+    """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ValueError(f"run directory {run_dir} does not exist")
@@ -511,7 +675,25 @@ def _append_metrics(path: Path, line: dict) -> None:
 
 
 def read_metrics(path) -> list[dict]:
-    """The lines of a metrics.jsonl file (a torn last line, from a kill, is skipped)."""
+    """The lines of a metrics.jsonl file (a torn last line, from a kill, is skipped).
+
+    Parameters
+    ----------
+    path : str or Path
+        ``metrics.jsonl`` or the run directory holding it.
+
+    Returns
+    -------
+    list of dict
+        One dict per logged step (``step``, ``epoch``, the mean loss terms, ``time_s``; or an
+        ``event`` line such as ``"diverged"``); empty if the file does not exist.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> read_metrics(tempfile.mkdtemp())
+    []
+    """
     path = Path(path)
     if path.is_dir():
         path = path / METRICS

@@ -11,7 +11,8 @@ import torch
 from otgen.models import TrainConfig, fit, load_checkpoint, load_run
 
 ARGS = ["train", "wae-mmd", "--data", "mixture", "--epochs", "20", "--batch-size", "20",
-        "--hidden", "16,16", "--latent-dim", "2", "--checkpoint-every", "50", "--threads", "1"]
+        "--hidden", "16,16", "--latent-dim", "2", "--checkpoint-every", "50", "--threads", "1",
+        "--device", "cpu"]  # compared bitwise with a CPU fit, also on CUDA machines
 # the same run, as the CLI builds it
 CONFIG = TrainConfig(model="wae-mmd", data="mixture", epochs=20, batch_size=20, hidden=(16, 16),
                      latent_dim=2, checkpoint_every=50)
