@@ -46,11 +46,20 @@ def _anneal(geom, la, lb, f, g, eps_from, eps_to, scaling):
 
 
 def sinkhorn_potentials(geom: CostGeometry, a, b, eps, *, f=None, g=None, eps_start=None,
-                        scaling=0.5, marginal_tol=1e-4, max_iter=10_000):
-    """Sinkhorn potentials at ``eps`` (warm-started from ``f, g`` and ``eps_start``).
+                        scaling=0.5, marginal_tol=1e-4, max_iter=10_000, overrelax="auto"):
+    r"""Sinkhorn potentials at ``eps`` (warm-started from ``f, g`` and ``eps_start``).
+
+    At the target eps the updates are over-relaxed,
+    :math:`f \leftarrow (1 - \omega) f + \omega\, \mathrm{softmin}(\cdot)` (same for g),
+    which leaves the fixed point unchanged and cuts the iteration count several-fold once eps is
+    small (Thibault, Chizat, Dossal, Papadakis 2021; Lehmann, von Renesse, Sambale, Uschmajew
+    2021).  ``overrelax="auto"`` runs plain iterations until the linear rate r of the marginal
+    error can be read off, then uses :math:`\omega = 2 / (1 + \sqrt{1 - r})` (capped at 1.9),
+    and falls back to plain Sinkhorn (omega = 1) if the error grows.  The certificates never
+    depend on how the potentials were found.
 
     Returns ``(f, g, n_iter, marginal_error)``; ``marginal_error`` is the relative L1 error of
-    the row marginal (columns are exact after the last update).
+    the row marginal before the last (plain) update; the columns are exact after it.
     """
     a_t, b_t = geom._t(a), geom._t(b)
     mass = float(a_t.sum())
@@ -60,17 +69,50 @@ def sinkhorn_potentials(geom: CostGeometry, a, b, eps, *, f=None, g=None, eps_st
         g = torch.zeros(geom.m, dtype=geom.x.dtype, device=geom.x.device)
     start = eps_start if eps_start is not None else max(geom.max_cost(), eps)
     f, g, n_iter = _anneal(geom, la, lb, f, g, start, eps, scaling)
-    err = math.inf
+    auto = overrelax == "auto"
+    omega = 1.0 if auto else float(overrelax)
+    err, errs = math.inf, []
     for _ in range(max_iter):
         f_new = geom.softmin(g + eps * lb, eps)
         ratio = torch.exp(((f - f_new) / eps).clamp(max=50.0))
         err = float(((a_t / mass) * (ratio - 1).abs()).sum())
-        f = f_new
-        g = geom.softmin(f + eps * la, eps, transpose=True)
+        errs.append(err)
         n_iter += 1
         if err <= marginal_tol:
+            f = f_new
+            g = geom.softmin(f + eps * la, eps, transpose=True)
             break
+        f = f_new if omega == 1.0 else (1 - omega) * f + omega * f_new
+        g_new = geom.softmin(f + eps * la, eps, transpose=True)
+        g = g_new if omega == 1.0 else (1 - omega) * g + omega * g_new
+        if auto:
+            omega, auto = _next_omega(errs, omega)
     return f, g, n_iter, err
+
+
+#: plain sweeps before the linear convergence rate is read off (the first sweeps after the
+#: anneal drop the error much faster than the asymptotic rate), the window, and the cap on omega
+_RATE_AFTER, _RATE_WINDOW, _OMEGA_MAX = 10, 5, 1.9
+#: over-relaxed sweeps allowed without a new best marginal error before falling back
+_PATIENCE = 30
+
+
+def _next_omega(errs: list, omega: float) -> tuple[float, bool]:
+    """Over-relaxation factor for the next sweep, and whether to keep adapting it."""
+    if omega > 1.0:
+        # safeguard: over-relaxed errors are not monotone at first, but a large increase or
+        # no new best error for a while means omega is too aggressive: plain Sinkhorn from now on
+        best = min(errs)
+        if errs[-1] > 10.0 * best or best not in errs[-_PATIENCE:]:
+            return 1.0, False
+        return omega, True
+    if len(errs) < _RATE_AFTER:
+        return 1.0, True
+    window = errs[-_RATE_WINDOW:]
+    if min(window) <= 0 or window[-1] >= window[0]:
+        return 1.0, True
+    rate = (window[-1] / window[0]) ** (1.0 / (_RATE_WINDOW - 1))
+    return min(_OMEGA_MAX, 2.0 / (1.0 + math.sqrt(1.0 - rate))), True
 
 
 @contextmanager
