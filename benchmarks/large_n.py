@@ -1,6 +1,6 @@
 """Large-n benchmark: time and peak memory of O(n)-memory Sinkhorn, otgen against GeomLoss.
 
-    python -m benchmarks.large_n            # full: n up to 100,000, d in {2, 8, 64}
+    python -m benchmarks.large_n            # full: n in {4k, 8k, 16k, 100k}, d in {2, 8, 64}
     python -m benchmarks.large_n --quick    # n in {2,000, 5,000}, d in {2, 8, 64} (a few min)
     python -m benchmarks.large_n --tiny --out DIR   # smoke test (the test suite runs this)
 
@@ -50,8 +50,7 @@ CONFIGS = {
     "tiny": dict(sizes=(300, 600), dims=(2,), budget_s=60,
                  solvers=("otgen-sinkhorn", "otgen-sparse", "geomloss-tensorized")),
     "quick": dict(sizes=(2_000, 5_000), dims=(2, 8, 64), budget_s=120),
-    "full": dict(sizes=(5_000, 10_000, 20_000, 40_000, 100_000), dims=(2, 8, 64),
-                 budget_s=900),
+    "full": dict(sizes=(4_000, 8_000, 16_000, 100_000), dims=(2, 8, 64), budget_s=600),
 }
 
 
@@ -98,15 +97,18 @@ def worker(spec: dict) -> dict:
     solver, n, d = spec["solver"], spec["n"], spec["d"]
     _warm_up(solver, n, d)
     x, y = clouds(n, d)
-    row = dict(solver=solver, n=n, d=d)
+    row = dict(solver=solver, n=n, d=d, **{k: spec[k] for k in ("eps", "max_iter") if k in spec})
     base = _peak_mb()
     t0 = time.perf_counter()
     if solver.startswith("otgen-"):
         from otgen.theory import wasserstein
 
+        # an explicit eps / max_iter bounds the work (the interval stays certified, only wider)
+        opts = {k: spec[k] for k in ("eps", "max_iter") if k in spec}
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            r = wasserstein(x, y, p=2, method=solver.split("-")[1], tol=TOL)
+            r = wasserstein(x, y, p=2, method=solver.split("-")[1],
+                            tol=None if "eps" in opts else TOL, **opts)
         row.update(value=r.value, lower=r.lower, upper=r.upper, converged=bool(r.converged),
                    backend=r.info.get("backend", r.method), n_iter=r.n_iter,
                    warnings=[str(w.message)[:160] for w in caught])
@@ -180,11 +182,16 @@ def run(cfg: dict, solvers=SOLVERS, log=print) -> list[dict]:
     return rows
 
 
+def _ladder(row) -> bool:
+    """A measured row of the tol-driven ladder (not skipped, no explicit eps / max_iter)."""
+    return "skipped" not in row and "eps" not in row and "max_iter" not in row
+
+
 def exponents(rows):
     """{(solver, d): (time exponent, memory exponent)} over the measured sizes."""
     out = {}
     for key in sorted({(r["solver"], r["d"]) for r in rows}):
-        ok = [r for r in rows if (r["solver"], r["d"]) == key and "skipped" not in r]
+        ok = [r for r in rows if (r["solver"], r["d"]) == key and _ladder(r)]
         out[key] = (fit_exponent([r["n"] for r in ok], [r["time_s"] for r in ok]),
                     fit_exponent([r["n"] for r in ok], [max(r["extra_mb"], 1.0) for r in ok]))
     return out
@@ -200,12 +207,17 @@ def plot(rows, path):
     fig, axes = plt.subplots(2, len(dims), figsize=(4.2 * len(dims), 7), squeeze=False)
     for c, d in enumerate(dims):
         for solver in SOLVERS:
-            ok = [r for r in rows if r["d"] == d and r["solver"] == solver and "skipped" not in r]
-            if not ok:
-                continue
-            ns = [r["n"] for r in ok]
-            axes[0, c].loglog(ns, [r["time_s"] for r in ok], "o-", label=solver)
-            axes[1, c].loglog(ns, [max(r["extra_mb"], 1.0) for r in ok], "o-", label=solver)
+            ok = [r for r in rows if r["d"] == d and r["solver"] == solver and _ladder(r)]
+            extra = [r for r in rows if r["d"] == d and r["solver"] == solver
+                     and "skipped" not in r and not _ladder(r)]
+            if ok:
+                ns = [r["n"] for r in ok]
+                line, = axes[0, c].loglog(ns, [r["time_s"] for r in ok], "o-", label=solver)
+                axes[1, c].loglog(ns, [max(r["extra_mb"], 1.0) for r in ok], "o-",
+                                  color=line.get_color(), label=solver)
+            for r in extra:  # bounded-work rows (explicit eps / max_iter): stars
+                axes[0, c].loglog([r["n"]], [r["time_s"]], "k*", ms=10)
+                axes[1, c].loglog([r["n"]], [max(r["extra_mb"], 1.0)], "k*", ms=10)
         axes[0, c].set_title(f"d = {d}")
         axes[0, c].set_ylabel("time (s)")
         axes[1, c].set_ylabel("extra peak memory (MB)")
@@ -225,7 +237,9 @@ def markdown(rows, info, wall, mode):
              f"tol={TOL})`, certified interval on W_2^2. GeomLoss: `SamplesLoss('sinkhorn', "
              f"blur={BLUR}, scaling=0.5, debias=False)` x 2 (its cost is |x-y|^2/2), no "
              "interval. `extra MB` = peak resident memory during the solve minus the peak "
-             "before it (a fresh process per row).", "",
+             "before it (a fresh process per row). Rows with an explicit eps / max_iter bound the "
+             "work (stars in the plot; their interval is still certified) and are left out of "
+             "the exponent fits.", "",
              "| d | n | solver | backend | time (s) | extra MB | value | certified interval "
              "| rel. width |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -238,7 +252,8 @@ def markdown(rows, info, wall, mode):
             interval = f"[{r['lower']:.5g}, {r['upper']:.5g}]"
             width = f"{(r['upper'] - r['lower']) / r['upper']:.1e}" + (
                 "" if r["converged"] else " (not converged)")
-        lines.append(f"| {r['d']} | {r['n']:,} | {r['solver']} | {r['backend']} | "
+        label = r["solver"] + "".join(f", {k}={r[k]}" for k in ("eps", "max_iter") if k in r)
+        lines.append(f"| {r['d']} | {r['n']:,} | {label} | {r['backend']} | "
                      f"{r['time_s']:.1f} | {r['extra_mb']:.0f} | {r['value']:.5g} | "
                      f"{interval} | {width} |")
     lines += ["", "Fitted exponents (time ~ n^k, extra memory ~ n^k; least squares in log-log "
@@ -258,6 +273,9 @@ def main(argv=None):
     ap.add_argument("--out", type=Path, default=DOCS)
     ap.add_argument("--replot", action="store_true", help="rewrite md/png from the JSON")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--add-row", metavar="JSON",
+                    help='measure one more row into the existing JSON, e.g. \'{"solver": '
+                         '"otgen-sinkhorn", "n": 100000, "d": 2, "eps": 0.5, "max_iter": 5}\'')
     args = ap.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
@@ -265,9 +283,20 @@ def main(argv=None):
     mode = "tiny" if args.tiny else "quick" if args.quick else "full"
     args.out.mkdir(parents=True, exist_ok=True)
     js = args.out / "benchmarks_large_n.json"
-    if args.replot:
+    if args.replot or args.add_row:
         data = json.loads(js.read_text())
         rows, info, wall, mode = data["rows"], data["machine"], data["wall_s"], data["mode"]
+        if args.add_row:
+            t0 = time.perf_counter()
+            spec = json.loads(args.add_row)
+            row = json.loads(subprocess.run(
+                [sys.executable, "-m", "benchmarks.large_n", "--worker", json.dumps(spec)],
+                capture_output=True, text=True, check=True,
+                cwd=Path(__file__).resolve().parent.parent).stdout.strip().splitlines()[-1])
+            row["added"] = True
+            rows.append(row)
+            data.update(rows=rows, wall_s=wall + time.perf_counter() - t0)
+            js.write_text(json.dumps(data, indent=1))
     else:
         t0 = time.perf_counter()
         cfg = CONFIGS[mode]
