@@ -211,8 +211,9 @@ def sinkhorn_penalty(qz: torch.Tensor, pz: torch.Tensor, *, eps: float = 0.1,
 
     Tends to :math:`W_2^2` as eps -> 0 (see :func:`otgen.theory.sinkhorn_divergence`).  As a
     training loss it uses GeomLoss's faster schedule (``scaling=0.9``, tensorized minibatches):
-    ~0.5% from the converged value (docs/benchmarks-penalties.md), far below the minibatch
-    noise, and 40-100x faster than the 0.99 schedule used for reported numbers.
+    about 0.5% from the ``scaling=0.99`` value in the measurement that chose it (minibatches of
+    1,024 points; recorded in the benchmark issue's notes), far below the minibatch noise, and
+    40-100x faster than the 0.99 schedule used for reported numbers.
 
     .. math:: S_\varepsilon(\alpha, \beta) = \mathrm{OT}_\varepsilon(\alpha, \beta)
               - \tfrac12 \mathrm{OT}_\varepsilon(\alpha, \alpha)
