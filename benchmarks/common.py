@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import os
 import platform
+from pathlib import Path
 
 import numpy as np
 
 
 def machine_info() -> dict:
-    """CPU, platform, thread settings and the versions of every library a benchmark compares."""
+    """CPU, memory, thread settings and the versions of every library a benchmark compares."""
     import geomloss
     import ot
     import scipy
@@ -16,20 +17,33 @@ def machine_info() -> dict:
 
     import otgen
 
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        mem = None
     try:
         import pykeops
         keops = pykeops.__version__
     except Exception as exc:  # noqa: BLE001 - optional, report why it is missing
         keops = f"not importable ({type(exc).__name__})"
     return {"python": platform.python_version(), "platform": platform.platform(),
-            "machine": platform.machine(), "processor": platform.processor(),
-            "cpu_count": os.cpu_count(),
-            "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-            else None, "torch_threads": torch.get_num_threads(), "numpy": np.__version__,
+            "machine": platform.machine(), "cpu": cpu, "cpu_count": os.cpu_count(),
+            "cpu_affinity": sorted(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity") else None,
+            "memory_gb": mem, "torch_threads": torch.get_num_threads(),
+            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+            "otgen": getattr(otgen, "__version__", "unknown"), "numpy": np.__version__,
             "scipy": scipy.__version__, "pot": ot.__version__, "geomloss": geomloss.__version__,
             "pykeops": keops, "torch": torch.__version__,
-            "otgen": getattr(otgen, "__version__", "unknown"),
-            "cuda": bool(torch.cuda.is_available())}
+            "cuda": bool(torch.cuda.is_available()), "gpu": bool(torch.cuda.is_available())}
 
 
 def versions_line(info: dict) -> str:

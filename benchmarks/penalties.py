@@ -31,13 +31,14 @@ import argparse
 import json
 import math
 import os
-import platform
 import time
 import warnings
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from .common import machine_info
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 CLOSED = ("shift", "scale", "rotated-anisotropic")
@@ -501,6 +502,11 @@ def smallest_detectable(power, threshold=0.8):
     return res
 
 
+def _n_cores(affinity):
+    """Core count from machine_info's affinity (a list of cores; older JSON stored a count)."""
+    return len(affinity) if isinstance(affinity, list) else affinity
+
+
 def summarize(rows):
     """Per (penalty, family, d, n): Spearman with true W_2 over all evaluations, monotonicity
     violations of the level means, value at Q = P (its bias: every divergence is 0 there), noise,
@@ -534,30 +540,6 @@ def summarize(rows):
 
 
 # ----------------------------------------------------------------------------- reporting
-def machine_info():
-    import geomloss
-    import ot
-    import scipy
-    import torch
-
-    import otgen
-
-    try:
-        import pykeops
-        keops = pykeops.__version__
-    except Exception as exc:  # noqa: BLE001 - optional, report why it is missing
-        keops = f"not importable ({type(exc).__name__})"
-    return {"python": platform.python_version(), "platform": platform.platform(),
-            "machine": platform.machine(), "processor": platform.processor(),
-            "cpu_count": os.cpu_count(),
-            "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-            else None, "torch_threads": torch.get_num_threads(), "numpy": np.__version__,
-            "scipy": scipy.__version__, "pot": ot.__version__, "geomloss": geomloss.__version__,
-            "pykeops": keops, "torch": torch.__version__,
-            "otgen": getattr(otgen, "__version__", "unknown"),
-            "cuda": bool(torch.cuda.is_available())}
-
-
 def spearman_table(summary, families=FAMILIES):
     """{penalty: {(d, n): (mean Spearman over ``families``, minimum over them)}}."""
     tab = {}
@@ -784,7 +766,7 @@ def markdown(summary, bias, power, truths, info, wall, mode, cfg, stages=None):
     L = ["## Latent penalties vs the true W_2 (`benchmarks/penalties.py`)", "",
          f"Mode `{mode}`; wall time of this run: {wall:.0f} s ({wall / 60:.1f} min).  Machine: "
          f"{info['cpu_count']} CPU cores ({info.get('platform', info['machine'])}), process "
-         f"pinned to {info.get('cpu_affinity', '?')} core(s), torch threads "
+         f"pinned to {_n_cores(info.get('cpu_affinity', '?'))} core(s), torch threads "
          f"{info['torch_threads']}, CUDA {'yes' if info.get('cuda') else 'no'}; otgen "
          f"{info.get('otgen', '?')}, numpy {info['numpy']}, scipy {info['scipy']}, POT "
          f"{info['pot']}, geomloss {info['geomloss']}, pykeops {info.get('pykeops', '?')}, "
