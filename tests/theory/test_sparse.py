@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 from scipy.optimize import linear_sum_assignment, linprog
+from scipy.spatial.distance import cdist
 
 from otgen._validate import check_measures
 from otgen.theory import wasserstein
@@ -88,3 +89,17 @@ def test_public_sparse_method_and_torch_gradient():
     r, c = linear_sum_assignment(C)
     expected = 2 * (x.detach().numpy()[r] - y.numpy()[c]) / 50
     np.testing.assert_allclose(x.grad.numpy()[r], expected, atol=1e-10)
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.0])
+def test_c_transform_knn_many_blocks_matches_brute_force(monkeypatch, p):
+    # force the blockwise path (d > KDTREE_MAX_DIM) through several blocks and a partial last one
+    import otgen.theory.sparse as sparse_mod
+
+    monkeypatch.setattr(sparse_mod, "BLOCK_ENTRIES", 7 * 23)
+    rng = np.random.default_rng(5)
+    x, y, g = rng.normal(size=(52, 12)), rng.normal(size=(23, 12)), rng.normal(size=23)
+    vals, idx = c_transform_knn(x, y, g, p, k=3)
+    full = cdist(x, y) ** p - g[None, :]
+    np.testing.assert_allclose(vals, np.sort(full, axis=1)[:, :3], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(np.take_along_axis(full, idx, 1), vals, rtol=1e-12, atol=1e-12)
