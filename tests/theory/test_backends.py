@@ -69,3 +69,21 @@ def test_sinkhorn_interval_with_each_backend(backend, monkeypatch):
     assert rt.plan is None
     rt.value.backward()
     np.testing.assert_allclose(xt.grad.numpy(), expected, rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.parametrize("backend", ["dense", "blocks"])
+def test_softmin_with_zero_weights_and_repeated_calls(instance, backend, monkeypatch):
+    # h = g + eps log b is -inf where b_j = 0; the in-place block log-sum-exp must agree with
+    # scipy, also when the scratch block is reused by several calls in a row
+    monkeypatch.setattr(costs, "BLOCK_ENTRIES", 200)
+    x, y, h_m, _ = instance
+    h = h_m.copy()
+    h[::3] = -np.inf
+    geom = CostGeometry(x, y, 2.0, backend=backend)
+    C = brute(x, y, 2.0)
+    for eps in (0.3, 0.05, 0.3):
+        np.testing.assert_allclose(geom.softmin(h, eps).numpy(),
+                                   -eps * logsumexp((h[None, :] - C) / eps, axis=1), rtol=1e-9)
+        np.testing.assert_allclose(geom.cmin(h_m).numpy(), (C - h_m[None, :]).min(1),
+                                   rtol=1e-9, atol=1e-12)
+    assert np.all(np.isposinf(geom.softmin(np.full(len(y), -np.inf), 0.3).numpy()))
