@@ -38,7 +38,7 @@ from scipy.spatial import cKDTree
 from .._validate import Measures
 from .certify import DENSE_PLAN_MAX, default_directions, dense_plan, northwest_coupling
 from .closed_form import gelbrich_lower_bound
-from .costs import BLOCK_ENTRIES, cost_matrix, pair_costs, torch_cost
+from .costs import BLOCK_ENTRIES, cost_blocks, cost_matrix, pair_costs
 
 #: k-d trees are used for the p = 2 c-transform up to this dimension (lifted dim = d + 1)
 KDTREE_MAX_DIM = 8
@@ -70,23 +70,10 @@ def c_transform_knn(x, y, g, p, k=1):
         return np.take_along_axis(vals, order, 1), np.take_along_axis(idx, order, 1)
     xt, yt, gt = torch.as_tensor(x), torch.as_tensor(y), torch.as_tensor(g)
     rows = max(1, int(BLOCK_ENTRIES // max(len(y), 1)))
-    # one block buffer, filled in place: allocating and freeing a ~32 MB block per step lets
-    # glibc's heap fragment (measured: n = 16,000, d = 64 peaked at 4.2 GB resident, and
-    # n = 100,000 was killed for memory at 24 GB; with the buffer 1.0 GB)
-    buf = torch.empty(min(rows, len(x)), len(y), dtype=xt.dtype)
-    y_sq = (yt * yt).sum(1)
-    vals, idx = [], []
-    for s in range(0, len(x), rows):
-        xb = xt[s:s + rows]
-        C = buf[:len(xb)]
-        if p == 2:  # |x|^2 + |y|^2 - 2 x.y on centred data (the values are recomputed below)
-            torch.matmul(xb, yt.T, out=C)
-            C.mul_(-2.0).add_((xb * xb).sum(1)[:, None]).add_(y_sq[None, :]).clamp_(min=0.0)
-        else:
-            C.copy_(torch_cost(xb, yt, p))
-        r = C.sub_(gt[None, :]).topk(k, dim=1, largest=False)
-        vals.append(r.values)
-        idx.append(r.indices)
+    # the blocks only pick the indices (one buffer, overwritten in place); the values are
+    # recomputed exactly from coordinates below
+    idx = [C.sub_(gt[None, :]).topk(k, dim=1, largest=False).indices
+           for _, C in cost_blocks(xt, yt, p, rows, reuse=True)]
     idx = torch.cat(idx).numpy()
     vals = pair_costs(x, y, np.repeat(np.arange(len(x)), k), idx.ravel(), p).reshape(
         len(x), k) - g[idx]
