@@ -52,3 +52,23 @@ def versions_line(info: dict) -> str:
             f"torch threads {info['torch_threads']}, CUDA {info['cuda']}. Versions: "
             + ", ".join(f"{k} {info[k]}" for k in ("otgen", "torch", "pot", "geomloss", "pykeops",
                                                      "numpy", "scipy", "python")))
+
+
+def fit_exponent(points):
+    """Least-squares slope of log t vs log n over (n, t) points; None below 2 distinct sizes."""
+    pts = [(n, t) for n, t in points if t > 0]
+    if len({n for n, _ in pts}) < 2:
+        return None
+    ln, lt = np.log([n for n, _ in pts]), np.log([t for _, t in pts])
+    return float(np.polyfit(ln, lt, 1)[0])
+
+
+def predict(points, n):
+    """Time at size ``n`` extrapolated from the largest measured (n, t) with the fitted exponent
+    (at least 1; 2 until two sizes are measured)."""
+    if not points:
+        return 0.0
+    n0, t0 = max(points)
+    k = fit_exponent(points)
+    k = 2.0 if k is None else max(k, 1.0)
+    return t0 * (n / n0) ** k

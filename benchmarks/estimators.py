@@ -37,7 +37,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from .common import machine_info  # noqa: E402
+from .common import fit_exponent, machine_info, predict  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 FLOOR = 1e-9  # errors below it (exact solvers, ~1e-15) are drawn at it
@@ -165,25 +165,7 @@ TRUTH_MAX_REL_HALFWIDTH = 1e-2
 EXACT_SOURCES = ("otgen exact", "ot.emd2", "scipy linear_sum_assignment")
 
 
-# ---------------------------------------------------------------- scheduling
-def fit_exponent(points):
-    """Least-squares slope of log t vs log n over (n, t) points; None below 2 distinct sizes."""
-    pts = [(n, t) for n, t in points if t > 0]
-    if len({n for n, _ in pts}) < 2:
-        return None
-    ln, lt = np.log([n for n, _ in pts]), np.log([t for _, t in pts])
-    return float(np.polyfit(ln, lt, 1)[0])
-
-
-def predict(points, n):
-    if not points:
-        return 0.0
-    n0, t0 = max(points)
-    k = fit_exponent(points)
-    k = 2.0 if k is None else max(k, 1.0)
-    return t0 * (n / n0) ** k
-
-
+# ---------------------------------------------------------------- ground truth
 def ground_truth(rows):
     """The exact value when a dense exact solver ran, else the intersection of the otgen
     certified intervals: (value, half-width, kind, source)."""

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import resource
 import subprocess
@@ -36,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import machine_info, versions_line
+from .common import fit_exponent, machine_info, predict, versions_line
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 TOL = 0.05
@@ -130,20 +129,12 @@ def _applicable(solver: str, n: int, d: int) -> str | None:
     return None
 
 
-def fit_exponent(ns, ys):
-    """Least-squares slope of log y against log n (None with fewer than two points)."""
-    pts = [(math.log(n), math.log(y)) for n, y in zip(ns, ys) if y and y > 0]
-    if len(pts) < 2:
-        return None
-    a = np.array(pts)
-    return float(np.polyfit(a[:, 0], a[:, 1], 1)[0])
-
-
-def predict(done, n_next):
-    """Time predicted at ``n_next`` from the measured ladder (exponent 2 until fitted)."""
-    k = fit_exponent([r["n"] for r in done], [r["time_s"] for r in done]) or 2.0
-    last = done[-1]
-    return last["time_s"] * (n_next / last["n"]) ** max(k, 1.0)
+def _measure(spec: dict, timeout=None) -> dict:
+    """Run one ``worker(spec)`` in a fresh process and return its row (raises on failure)."""
+    cmd = [sys.executable, "-m", "benchmarks.large_n", "--worker", json.dumps(spec)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=timeout,
+                         cwd=Path(__file__).resolve().parent.parent)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def run(cfg: dict, solvers=SOLVERS, log=print) -> list[dict]:
@@ -153,19 +144,17 @@ def run(cfg: dict, solvers=SOLVERS, log=print) -> list[dict]:
             done = []
             for n in cfg["sizes"]:
                 why = _applicable(solver, n, d)
-                if why is None and done and predict(done, n) > cfg["budget_s"]:
-                    why = f"predicted {predict(done, n):.0f} s > budget {cfg['budget_s']} s"
+                if why is None and done:
+                    expected = predict([(r["n"], r["time_s"]) for r in done], n)
+                    if expected > cfg["budget_s"]:
+                        why = f"predicted {expected:.0f} s > budget {cfg['budget_s']} s"
                 if why is not None:
                     rows.append(dict(solver=solver, n=n, d=d, skipped=why))
                     log(f"d={d:>2} n={n:>6} {solver:<20} skipped: {why}")
                     continue
-                cmd = [sys.executable, "-m", "benchmarks.large_n", "--worker",
-                       json.dumps(dict(solver=solver, n=n, d=d))]
                 try:
-                    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
-                                         timeout=3 * cfg["budget_s"] + 120,
-                                         cwd=Path(__file__).resolve().parent.parent)
-                    row = json.loads(out.stdout.strip().splitlines()[-1])
+                    row = _measure(dict(solver=solver, n=n, d=d),
+                                   timeout=3 * cfg["budget_s"] + 120)
                 except subprocess.TimeoutExpired:
                     row = dict(solver=solver, n=n, d=d, skipped="timed out")
                 except subprocess.CalledProcessError as exc:
@@ -192,8 +181,8 @@ def exponents(rows):
     out = {}
     for key in sorted({(r["solver"], r["d"]) for r in rows}):
         ok = [r for r in rows if (r["solver"], r["d"]) == key and _ladder(r)]
-        out[key] = (fit_exponent([r["n"] for r in ok], [r["time_s"] for r in ok]),
-                    fit_exponent([r["n"] for r in ok], [max(r["extra_mb"], 1.0) for r in ok]))
+        out[key] = (fit_exponent([(r["n"], r["time_s"]) for r in ok]),
+                    fit_exponent([(r["n"], max(r["extra_mb"], 1.0)) for r in ok]))
     return out
 
 
@@ -292,11 +281,7 @@ def main(argv=None):
         rows, info, wall, mode = data["rows"], data["machine"], data["wall_s"], data["mode"]
         if args.add_row:
             t0 = time.perf_counter()
-            spec = json.loads(args.add_row)
-            row = json.loads(subprocess.run(
-                [sys.executable, "-m", "benchmarks.large_n", "--worker", json.dumps(spec)],
-                capture_output=True, text=True, check=True,
-                cwd=Path(__file__).resolve().parent.parent).stdout.strip().splitlines()[-1])
+            row = _measure(json.loads(args.add_row))
             row["added"] = True
             rows.append(row)
             data.update(rows=rows, wall_s=wall + time.perf_counter() - t0)

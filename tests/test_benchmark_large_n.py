@@ -25,9 +25,9 @@ from benchmarks.large_n import CONFIGS, clouds, fit_exponent  # noqa: E402
 
 def test_fit_exponent_recovers_power_laws():
     ns = [1e3, 1e4, 1e5]
-    assert abs(fit_exponent(ns, [3 * n ** 1.5 for n in ns]) - 1.5) < 1e-12
-    assert abs(fit_exponent(ns, [7 * n for n in ns]) - 1.0) < 1e-12
-    assert fit_exponent([1e3], [1.0]) is None
+    assert abs(fit_exponent([(n, 3 * n ** 1.5) for n in ns]) - 1.5) < 1e-12
+    assert abs(fit_exponent([(n, 7 * n) for n in ns]) - 1.0) < 1e-12
+    assert fit_exponent([(1e3, 1.0)]) is None
 
 
 def test_tiny_run_writes_files_and_intervals_contain_the_assignment_value(tmp_path):
