@@ -170,6 +170,7 @@ def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
         raise ValueError(f"eps={eps:.3g} is below {eps_floor:.3g} (the float64 resolution of the "
                          f"cost scale {scale:.3g}); use a larger eps")
     f = g = None
+    la, lb = geom.log_weights(geom._t(a / mass)), geom.log_weights(geom._t(b / mass))
     eps_start = None
     n_iter, rounds = 0, 0
     history = []
@@ -180,16 +181,15 @@ def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
         n_iter += it
         rounds += 1
         lower, f_c, g_c = dual_lower_bound(geom, a, b, f)
-        u = f + eps * geom.log_weights(geom._t(a / mass))
-        v = g + eps * geom.log_weights(geom._t(b / mass))
+        u = f + eps * la
+        v = g + eps * lb
         upper, marg = rounded_plan_cost(geom, a, b, u + eps * math.log(mass), v, eps)
         rel_gap = (upper - lower) / upper if upper > 0 else 0.0
         history.append((eps, lower, upper))
         if not adaptive or rel_gap <= tol or rounds > max_refinements or eps / 4 < eps_floor:
             break
         eps_start, eps = eps, eps / 4
-        f, g, _ = _anneal(geom, geom.log_weights(geom._t(a / mass)),
-                          geom.log_weights(geom._t(b / mass)), f, g, eps_start, eps, scaling)
+        f, g, _ = _anneal(geom, la, lb, f, g, eps_start, eps, scaling)
         eps_start = eps
     converged = err <= marginal_tol and (not adaptive or rel_gap <= tol)
     if not converged:
