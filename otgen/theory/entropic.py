@@ -31,6 +31,8 @@ import torch
 from .._validate import Measures
 from .certify import DENSE_PLAN_MAX, dual_lower_bound, rounded_plan_cost
 from .costs import CostGeometry
+from .multiscale import (MULTISCALE_MAX_DIM, MultiscaleGeometry, multiscale_pays,
+                         multiscale_potentials)
 
 
 def _anneal(geom, la, lb, f, g, eps_from, eps_to, scaling):
@@ -148,7 +150,16 @@ def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
     # always float64: the certificates must hold for float32 inputs too, and exp((f+g-C)/eps)
     # needs the digits once eps is small relative to the costs
     dtype = torch.float64
-    geom = CostGeometry(mu.x, mu.y, p, backend=backend, device=device, dtype=dtype)
+    n, d = mu.x.shape
+    if backend == "auto" and multiscale_pays(n, mu.y.shape[0], d, p):
+        backend = "multiscale"
+    if backend == "multiscale":
+        if d > MULTISCALE_MAX_DIM or p not in (1, 2):
+            raise ValueError(f"backend='multiscale' needs d <= {MULTISCALE_MAX_DIM} and p in "
+                             f"{{1, 2}} (GeomLoss's formulas), got d={d}, p={p}")
+        geom = MultiscaleGeometry(mu.x, mu.y, p, device=device, dtype=dtype)
+    else:
+        geom = CostGeometry(mu.x, mu.y, p, backend=backend, device=device, dtype=dtype)
     a, b = mu.a, mu.b * (mu.a.sum() / mu.b.sum())
     mass = float(a.sum())
     diam = geom.max_cost()
@@ -175,9 +186,17 @@ def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
     n_iter, rounds = 0, 0
     history = []
     while True:
-        f, g, it, err = sinkhorn_potentials(geom, a, b, eps, f=f, g=g, eps_start=eps_start,
-                                            scaling=scaling, marginal_tol=marginal_tol,
-                                            max_iter=max_iter)
+        if geom.backend == "multiscale":
+            # GeomLoss anneals coarse-to-fine (no warm start: each round starts afresh), otgen
+            # finishes on the block-sparse kernel
+            f, g, it, err = multiscale_potentials(
+                geom, a, b, eps, lambda gm, f0, g0: sinkhorn_potentials(
+                    gm, a, b, eps, f=f0, g=g0, eps_start=eps, marginal_tol=marginal_tol,
+                    max_iter=max_iter))
+        else:
+            f, g, it, err = sinkhorn_potentials(geom, a, b, eps, f=f, g=g, eps_start=eps_start,
+                                                scaling=scaling, marginal_tol=marginal_tol,
+                                                max_iter=max_iter)
         n_iter += it
         rounds += 1
         lower, f_c, g_c = dual_lower_bound(geom, a, b, f)
@@ -189,7 +208,8 @@ def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
         if not adaptive or rel_gap <= tol or rounds > max_refinements or eps / 4 < eps_floor:
             break
         eps_start, eps = eps, eps / 4
-        f, g, _ = _anneal(geom, la, lb, f, g, eps_start, eps, scaling)
+        if geom.backend != "multiscale":
+            f, g, _ = _anneal(geom, la, lb, f, g, eps_start, eps, scaling)
         eps_start = eps
     converged = err <= marginal_tol and (not adaptive or rel_gap <= tol)
     if not converged:
@@ -210,7 +230,9 @@ def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
                 potentials=(f_c.cpu().numpy(), g_c.cpu().numpy()), converged=converged,
                 n_iter=n_iter, eps=eps, implicit_plan=implicit,
                 info={"marginal_error": err, "refinements": rounds, "backend": geom.backend,
-                      "eps_history": history})
+                      "eps_history": history,
+                      **({"kept_fraction": geom.kept_fraction}
+                         if geom.backend == "multiscale" else {})})
 
 
 def _dense_cost(geom):

@@ -66,8 +66,10 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", tol
         Entropic regularization for ``"sinkhorn"``, in units of the cost.
     seed : int, optional
         Seed for the random projection directions (reproducible results).
-    backend : {"auto", "dense", "blocks", "keops"}
-        Reduction backend for ``"sinkhorn"``.
+    backend : {"auto", "dense", "blocks", "keops", "multiscale"}
+        Reduction backend for ``"sinkhorn"``.  ``"multiscale"`` (d <= 3, p in {1, 2}; the
+        ``auto`` choice from n * m >= 1e9 on) takes GeomLoss's coarse-to-fine potentials and
+        finishes on a block-sparse KeOps kernel (:mod:`otgen.theory.multiscale`).
     device : str or torch.device, optional
         Where Sinkhorn runs (defaults to the tensors' device, else CPU).
     max_iter : int, optional
@@ -109,7 +111,7 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", tol
             raise ValueError(f"tol is a relative width and must be < 1, got {tol}")
     if eps is not None:
         eps = check_positive(eps, "eps")
-    check_choice(backend, "backend", {"auto", "dense", "blocks", "keops"})
+    check_choice(backend, "backend", {"auto", "dense", "blocks", "keops", "multiscale"})
     if device is None and is_tensor(mu.x_in):
         device = mu.x_in.device
     if method == "auto":
