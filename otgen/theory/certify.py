@@ -71,10 +71,10 @@ def rounded_plan_cost(geom: CostGeometry, a, b, u, v, eps):
     ``u, v`` include the log-weights.  Returns ``(upper, marginal_error_l1)``.
     """
     a, b, u, v = (geom._t(t) for t in (a, b, u, v))
-    rows, _, _ = geom.plan_stats(u, v, eps, need_cost=False)
+    rows, _, _ = geom.plan_stats(u, v, eps, need=("rows",))
     s = torch.where(rows > 0, torch.clamp(a / rows, max=1.0), torch.ones_like(rows))
     u1 = u + eps * torch.log(s)
-    _, cols, _ = geom.plan_stats(u1, v, eps, need_cost=False)
+    _, cols, _ = geom.plan_stats(u1, v, eps, need=("cols",))
     t = torch.where(cols > 0, torch.clamp(b / cols, max=1.0), torch.ones_like(cols))
     v1 = v + eps * torch.log(t)
     rows2, cols2, cost = geom.plan_stats(u1, v1, eps)

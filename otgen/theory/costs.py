@@ -109,6 +109,14 @@ def _keops_pays(device, entries: float, d: int) -> bool:
     return entries >= KEOPS_CPU_MIN_ENTRIES and d <= KEOPS_CPU_MAX_DIM
 
 
+def _lazy_plan_stats(K, C, need, ranges=None):
+    """Row sums, column sums and <K, C> of KeOps LazyTensors, each only if named in ``need``."""
+    kw = {} if ranges is None else {"ranges": ranges}
+    return (K.sum(dim=1, **kw).view(-1) if "rows" in need else None,
+            K.sum(dim=0, **kw).view(-1) if "cols" in need else None,
+            (K * C).sum(dim=1, **kw).sum() if "cost" in need else None)
+
+
 class CostGeometry:
     r"""Lazy cost matrix between two point clouds, with the reductions solvers need.
 
@@ -219,9 +227,12 @@ class CostGeometry:
             idx.append(i)
         return (torch.cat(vals), torch.cat(idx)) if return_index else torch.cat(vals)
 
-    def plan_stats(self, u, v, eps, need_cost=True):
+    def plan_stats(self, u, v, eps, need=("rows", "cols", "cost")):
         r"""For :math:`P_{ij} = \exp((u_i + v_j - C_{ij})/\varepsilon)` return row sums, column
-        sums and :math:`\sum_{ij} P_{ij} C_{ij}` (``u, v`` include log-weights)."""
+        sums and :math:`\sum_{ij} P_{ij} C_{ij}` (``u, v`` include log-weights).
+
+        ``need`` names the ones to compute (each is one KeOps reduction); the others are None.
+        """
         u, v = self._t(u), self._t(v)
         if self.backend == "keops":
             from pykeops.torch import LazyTensor
@@ -230,18 +241,16 @@ class CostGeometry:
             U = LazyTensor(u[:, None, None].contiguous())
             V = LazyTensor(v[None, :, None].contiguous())
             K = ((U + V - C) / eps).exp()
-            rows = K.sum(dim=1).view(-1)
-            cols = K.sum(dim=0).view(-1)
-            cost = (K * C).sum(dim=1).sum() if need_cost else None
-            return rows, cols, cost
+            return _lazy_plan_stats(K, C, need)
         rows, cols, cost = [], torch.zeros_like(v), torch.zeros((), dtype=u.dtype, device=u.device)
         for sl, C in self.blocks():
             P = torch.exp((u[sl, None] + v[None, :] - C) / eps)
             rows.append(P.sum(1))
             cols += P.sum(0)
-            if need_cost:
+            if "cost" in need:
                 cost = cost + (P * C).sum()
-        return torch.cat(rows), cols, (cost if need_cost else None)
+        return (torch.cat(rows) if "rows" in need else None, cols if "cols" in need else None,
+                cost if "cost" in need else None)
 
     def bilinear(self, u, v):
         r""":math:`\sum_{ij} u_i C_{ij} v_j`."""

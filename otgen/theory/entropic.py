@@ -219,7 +219,7 @@ def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
         warnings.warn(f"Sinkhorn did not converge: {why}; the returned interval "
                       f"[{lower:.6g}, {upper:.6g}] is still certified", RuntimeWarning,
                       stacklevel=3)
-    rows, cols, cost = geom.plan_stats(u + eps * math.log(mass), v, eps)
+    _, _, cost = geom.plan_stats(u + eps * math.log(mass), v, eps, need=("cost",))
     value = min(max(float(cost), lower), upper)
     plan = None
     if geom.n * geom.m <= dense_plan_max:

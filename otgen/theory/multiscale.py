@@ -29,7 +29,7 @@ import math
 
 import torch
 
-from .costs import KEOPS_CPU_MIN_ENTRIES, CostGeometry
+from .costs import KEOPS_CPU_MIN_ENTRIES, CostGeometry, _lazy_plan_stats
 
 #: the multiscale backend needs a voxel grid that makes sense, and GeomLoss's formulas for p
 MULTISCALE_MAX_DIM = 3
@@ -223,23 +223,20 @@ class MultiscaleGeometry(CostGeometry):
             dim=1, ranges=ranges).view(-1)
         return torch.empty_like(out).index_copy_(0, rows, out)
 
-    def plan_stats(self, u, v, eps, need_cost=True):
+    def plan_stats(self, u, v, eps, need=("rows", "cols", "cost")):
         t = self._active(eps)
         if t is None:
-            return super().plan_stats(u, v, eps, need_cost)
+            return super().plan_stats(u, v, eps, need)
         from pykeops.torch import LazyTensor
 
         px, py = t["px"], t["py"]
         U = LazyTensor(self._t(u)[px][:, None, None].contiguous())
         V = LazyTensor(self._t(v)[py][None, :, None].contiguous())
         C = self._lazy_sorted(t, False)
-        K = ((U + V - C) / eps).exp()
-        R = t["ranges"]
-        rows_s = K.sum(dim=1, ranges=R).view(-1)
-        cols_s = K.sum(dim=0, ranges=R).view(-1)
-        cost = (K * C).sum(dim=1, ranges=R).sum() if need_cost else None
-        rows = torch.empty_like(rows_s).index_copy_(0, px, rows_s)
-        cols = torch.empty_like(cols_s).index_copy_(0, py, cols_s)
+        rows_s, cols_s, cost = _lazy_plan_stats(((U + V - C) / eps).exp(), C, need, t["ranges"])
+        # back to the callers' order
+        rows = None if rows_s is None else torch.empty_like(rows_s).index_copy_(0, px, rows_s)
+        cols = None if cols_s is None else torch.empty_like(cols_s).index_copy_(0, py, cols_s)
         return rows, cols, cost
 
     def bilinear(self, u, v):
