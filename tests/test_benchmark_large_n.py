@@ -65,3 +65,20 @@ def test_tiny_run_writes_files_and_intervals_contain_the_assignment_value(tmp_pa
             certified += 1
     assert certified >= 3
     assert "Fitted exponents" in (tmp_path / "benchmarks-large-n.md").read_text()
+
+
+def test_table_lists_ladders_in_order_and_drops_superseded_skips():
+    from benchmarks.large_n import _table_order
+
+    rows = [dict(solver="otgen-sparse", n=100, d=2, time_s=1.0),
+            dict(solver="otgen-sinkhorn", n=200, d=2, skipped="predicted too slow"),
+            dict(solver="otgen-sinkhorn", n=100, d=2, time_s=1.0),
+            dict(solver="otgen-sinkhorn", n=200, d=2, eps=1.0, time_s=5.0, added=True),
+            dict(solver="otgen-sinkhorn", n=300, d=2, skipped="predicted too slow"),
+            dict(solver="otgen-sinkhorn", n=300, d=2, time_s=9.0, added=True)]
+    got = [(r["solver"], r["n"], "skipped" in r, "eps" in r) for r in _table_order(rows)]
+    assert got == [("otgen-sinkhorn", 100, False, False),
+                   ("otgen-sinkhorn", 200, True, False),   # no measured ladder point: kept
+                   ("otgen-sinkhorn", 300, False, False),  # the measured row replaces its skip
+                   ("otgen-sinkhorn", 200, False, True),   # bounded-work rows after the ladder
+                   ("otgen-sparse", 100, False, False)]
