@@ -81,24 +81,24 @@ class _Cells:
     def __init__(self, pts, lab, h, k, p):
         dt = pts.dtype
         count = torch.bincount(lab, minlength=k).to(dt)
-        self.c = torch.zeros(k, pts.shape[1], dtype=dt).index_add_(0, lab, pts) / count[:, None]
+        self.c = pts.new_zeros(k, pts.shape[1]).index_add_(0, lab, pts) / count[:, None]
         s = pts - self.c[lab]
-        self.r = torch.zeros(k, dtype=dt).scatter_reduce_(0, lab, s.norm(dim=1), "amax")
-        self.top = torch.full((k,), -math.inf, dtype=dt).scatter_reduce_(0, lab, h, "amax")
+        self.r = pts.new_zeros(k).scatter_reduce_(0, lab, s.norm(dim=1), "amax")
+        self.top = pts.new_full((k,), -math.inf).scatter_reduce_(0, lab, h, "amax")
         if p != 2:
             return
         # hat h = h - |x|^2 ~ alpha + beta . (x - c), by per-cell least squares (any alpha, beta
         # give a valid bound: the residual max is computed exactly)
         v = h - (pts * pts).sum(1)
-        self.alpha = torch.zeros(k, dtype=dt).index_add_(0, lab, v) / count
+        self.alpha = pts.new_zeros(k).index_add_(0, lab, v) / count
         v = v - self.alpha[lab]
         d = pts.shape[1]
-        S = torch.zeros(k, d, d, dtype=dt).index_add_(0, lab, s[:, :, None] * s[:, None, :])
-        sv = torch.zeros(k, d, dtype=dt).index_add_(0, lab, s * v[:, None])
+        S = pts.new_zeros(k, d, d).index_add_(0, lab, s[:, :, None] * s[:, None, :])
+        sv = pts.new_zeros(k, d).index_add_(0, lab, s * v[:, None])
         ridge = 1e-9 * S.diagonal(dim1=1, dim2=2).sum(1) + 1e-12  # one-point cells: beta = 0
-        self.beta = torch.linalg.solve(S + ridge[:, None, None] * torch.eye(d, dtype=dt), sv)
+        self.beta = torch.linalg.solve(S + ridge[:, None, None] * torch.eye(d, dtype=dt, device=pts.device), sv)
         resid = v - (s * self.beta[lab]).sum(1)
-        self.alpha = self.alpha + torch.full((k,), -math.inf, dtype=dt).scatter_reduce_(
+        self.alpha = self.alpha + pts.new_full((k,), -math.inf).scatter_reduce_(
             0, lab, resid, "amax")
 
 
@@ -128,19 +128,20 @@ def _keep_mask(cx: _Cells, cy: _Cells, p: float, eps: float, margin: float) -> t
     """Cell pairs whose bound reaches -margin * eps, plus each row's and column's best pair
     (computed in row chunks: only the boolean mask is ever (cells x cells))."""
     k, l = cx.c.shape[0], cy.c.shape[0]
-    keep = torch.zeros(k, l, dtype=torch.bool)
-    col_best = torch.full((l,), -math.inf, dtype=cx.c.dtype)
-    col_arg = torch.zeros(l, dtype=torch.long)
+    dev = cx.c.device
+    keep = torch.zeros(k, l, dtype=torch.bool, device=dev)
+    col_best = cx.c.new_full((l,), -math.inf)
+    col_arg = torch.zeros(l, dtype=torch.long, device=dev)
     step = max(1, int(4e6 // max(l, 1)))
     for s in range(0, k, step):
         b = _block_bound(cx, cy, p, slice(s, s + step))
         keep[s:s + step] = b >= -margin * eps
-        keep[torch.arange(s, s + b.shape[0]), b.argmax(1)] = True
+        keep[torch.arange(s, s + b.shape[0], device=dev), b.argmax(1)] = True
         top, arg = b.max(0)
         better = top > col_best
         col_best = torch.where(better, top, col_best)
         col_arg = torch.where(better, arg + s, col_arg)
-    keep[col_arg, torch.arange(l)] = True
+    keep[col_arg, torch.arange(l, device=dev)] = True
     return keep
 
 
@@ -182,7 +183,7 @@ class MultiscaleGeometry(CostGeometry):
         cx = _Cells(xs, lx, f[px], rx.shape[0], self.p)
         cy = _Cells(ys, ly, g[py], ry.shape[0], self.p)
         keep = _keep_mask(cx, cy, self.p, eps, margin)
-        ranges = from_matrix(rx.to(self.x.device), ry.to(self.x.device), keep.to(self.x.device))
+        ranges = from_matrix(rx, ry, keep)
         self._trunc = dict(eps=eps, px=px, py=py, xs=xs.contiguous(), ys=ys.contiguous(),
                            ranges=ranges, f=f.clone(), g=g.clone())
         # fraction of the n * m entries that the reductions still visit
