@@ -150,6 +150,8 @@ class CostGeometry:
                 backend = "keops" if _keops_pays(device, self.n * self.m, self.x.shape[1]) \
                     else "blocks"
         self.backend = backend
+        #: reductions by KeOps LazyTensors (also true for the multiscale subclass)
+        self.lazy = backend == "keops"
         self.C = torch_cost(self.x, self.y, self.p) if backend == "dense" else None
         self._rows = max(1, int(BLOCK_ENTRIES // max(self.m, 1)))
         self._cols = max(1, int(BLOCK_ENTRIES // max(self.n, 1)))
@@ -190,7 +192,7 @@ class CostGeometry:
         ``h`` must already include the log-weights, i.e. ``h = g + eps * log b``.
         """
         h = self._t(h)
-        if self.backend == "keops":
+        if self.lazy:
             from pykeops.torch import LazyTensor
 
             C = self._keops(transpose)
@@ -212,7 +214,7 @@ class CostGeometry:
     def cmin(self, h, transpose=False, return_index=False):
         r"""Hard c-transform :math:`\min_j (C_{ij} - h_j)` (and its argmin)."""
         h = self._t(h)
-        if self.backend == "keops":
+        if self.lazy:
             from pykeops.torch import LazyTensor
 
             C = self._keops(transpose)
@@ -234,7 +236,7 @@ class CostGeometry:
         ``need`` names the ones to compute (each is one KeOps reduction); the others are None.
         """
         u, v = self._t(u), self._t(v)
-        if self.backend == "keops":
+        if self.lazy:
             from pykeops.torch import LazyTensor
 
             C = self._keops(False)
@@ -255,7 +257,7 @@ class CostGeometry:
     def bilinear(self, u, v):
         r""":math:`\sum_{ij} u_i C_{ij} v_j`."""
         u, v = self._t(u), self._t(v)
-        if self.backend == "keops":
+        if self.lazy:
             from pykeops.torch import LazyTensor
 
             C = self._keops(False)

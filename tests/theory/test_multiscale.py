@@ -128,3 +128,15 @@ def test_multiscale_refuses_what_it_cannot_do(d, p, what):
     with pytest.raises(ValueError, match=what):
         wasserstein(rng.normal(size=(20, d)), rng.normal(size=(20, d)), p=p,
                     method="sinkhorn", backend="multiscale", eps=0.1)
+
+
+def test_full_reductions_of_the_multiscale_geometry_run_on_keops(clouds, monkeypatch):
+    # the exact c-transform of the lower bound must not fall back to torch blocks
+    pytest.importorskip("pykeops")
+    x, y = clouds
+    geom = MultiscaleGeometry(x, y, 2)
+    assert geom.lazy
+    monkeypatch.setattr(MultiscaleGeometry, "blocks", None)  # any blocks() call would fail
+    h = np.random.default_rng(2).normal(size=len(y))
+    np.testing.assert_allclose(geom.cmin(h).numpy(), (cost(x, y, 2) - h[None, :]).min(1),
+                               rtol=1e-10, atol=1e-12)
