@@ -192,7 +192,7 @@ def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
             f, g, it, err = multiscale_potentials(
                 geom, a, b, eps, lambda gm, f0, g0: sinkhorn_potentials(
                     gm, a, b, eps, f=f0, g=g0, eps_start=eps, marginal_tol=marginal_tol,
-                    max_iter=max_iter), marginal_tol)
+                    max_iter=max_iter))
         else:
             f, g, it, err = sinkhorn_potentials(geom, a, b, eps, f=f, g=g, eps_start=eps_start,
                                                 scaling=scaling, marginal_tol=marginal_tol,

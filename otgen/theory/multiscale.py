@@ -266,18 +266,18 @@ def geomloss_potentials(geom: CostGeometry, a, b, eps: float, scaling: float = G
     return p * F.view(-1).detach(), p * G.view(-1).detach()
 
 
-def multiscale_potentials(geom: MultiscaleGeometry, a, b, eps, sweeps, marginal_tol, *,
-                          rounds: int = 3):
+def multiscale_potentials(geom: MultiscaleGeometry, a, b, eps, sweeps, *, rounds: int = 3):
     """GeomLoss potentials at ``eps``, then otgen's sweeps (``sweeps(geom, f, g)`` returns
-    ``(f, g, n_iter, err)``) on the truncated kernel; re-truncated (at most ``rounds`` times) when
-    the sweeps converged but moved the potentials by more than DRIFT eps since the mask was
-    built (an unconverged run would only repeat its iteration cap)."""
+    ``(f, g, n_iter, err)``) on the truncated kernel; re-truncated (at most ``rounds`` times, so
+    at most ``rounds * max_iter`` sweeps) when the potentials moved by more than DRIFT eps since
+    the mask was built.  Re-truncating matters also when the sweeps did not converge: a mask
+    built from poor potentials can miss the support, and sweeps on it then stall."""
     f, g = geomloss_potentials(geom, a, b, eps)
     n_iter = 0
     for _ in range(rounds):
         geom.truncate(f, g, eps)
         f, g, it, err = sweeps(geom, f, g)
         n_iter += it
-        if err > marginal_tol or geom.drift(f, g) <= DRIFT:
+        if geom.drift(f, g) <= DRIFT:
             break
     return f, g, n_iter, err
