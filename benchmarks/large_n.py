@@ -215,9 +215,11 @@ def plot(rows, path):
                      and "skipped" not in r and not _ladder(r)]
             if ok:
                 ns = [r["n"] for r in ok]
-                line, = axes[0, c].loglog(ns, [r["time_s"] for r in ok], "o-", label=solver)
+                # one colour per solver in every panel (the legend is drawn once)
+                colour = f"C{SOLVERS.index(solver)}"
+                axes[0, c].loglog(ns, [r["time_s"] for r in ok], "o-", color=colour, label=solver)
                 axes[1, c].loglog(ns, [max(r["extra_mb"], 1.0) for r in ok], "o-",
-                                  color=line.get_color(), label=solver)
+                                  color=colour, label=solver)
             for r in extra:  # bounded-work rows (explicit eps / max_iter): stars
                 axes[0, c].loglog([r["n"]], [r["time_s"]], "k*", ms=10)
                 axes[1, c].loglog([r["n"]], [max(r["extra_mb"], 1.0)], "k*", ms=10)
