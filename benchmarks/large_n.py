@@ -102,14 +102,16 @@ def worker(spec: dict) -> dict:
     solver, n, d = spec["solver"], spec["n"], spec["d"]
     _warm_up(solver, n, d)
     x, y = clouds(n, d)
-    row = dict(solver=solver, n=n, d=d, **{k: spec[k] for k in ("eps", "max_iter") if k in spec})
+    row = dict(solver=solver, n=n, d=d,
+               **{k: spec[k] for k in ("eps", "max_iter", "device") if k in spec})
     base = _peak_mb()
     t0 = time.perf_counter()
     if solver.startswith("otgen-"):
         from otgen.theory import wasserstein
 
         # an explicit eps / max_iter bounds the work (the interval stays certified, only wider)
-        opts = {k: spec[k] for k in ("eps", "max_iter") if k in spec}
+        # "device": "cuda" runs otgen on a GPU (KeOps on CUDA); the row records it
+        opts = {k: spec[k] for k in ("eps", "max_iter", "device") if k in spec}
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             if solver == "otgen-multiscale":
@@ -118,8 +120,8 @@ def worker(spec: dict) -> dict:
                 # the online/blocks ladder (the auto backend is multiscale at d <= 3, n >= 31k)
                 from otgen.theory.costs import _keops_pays
 
-                opts.setdefault("backend", "keops" if _keops_pays(torch.device("cpu"), n * n, d)
-                                else "auto")
+                dev = torch.device(opts.get("device", "cpu"))
+                opts.setdefault("backend", "keops" if _keops_pays(dev, n * n, d) else "auto")
             r = wasserstein(x, y, p=2, **{"method": solver.split("-")[1], **opts},
                             tol=None if "eps" in opts else TOL)
         row.update(value=r.value, lower=r.lower, upper=r.upper, converged=bool(r.converged),
@@ -272,7 +274,8 @@ def markdown(rows, info, wall, mode):
             interval = f"[{r['lower']:.5g}, {r['upper']:.5g}]"
             width = f"{(r['upper'] - r['lower']) / r['upper']:.1e}" + (
                 "" if r["converged"] else " (not converged)")
-        label = r["solver"] + "".join(f", {k}={r[k]}" for k in ("eps", "max_iter") if k in r)
+        label = r["solver"] + "".join(f", {k}={r[k]}" for k in ("eps", "max_iter", "device")
+                                      if k in r)
         lines.append(f"| {r['d']} | {r['n']:,} | {label} | {r['backend']} | "
                      f"{r['time_s']:.1f} | {r['extra_mb']:.0f} | {r['value']:.5g} | "
                      f"{interval} | {width} |")

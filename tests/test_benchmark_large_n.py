@@ -41,11 +41,11 @@ def test_tiny_run_writes_files_and_intervals_contain_the_assignment_value(tmp_pa
     # one bounded-work row (explicit eps, 3 sweeps): still a certified interval
     subprocess.run([sys.executable, "-m", "benchmarks.large_n", "--out", str(tmp_path),
                     "--add-row", json.dumps(dict(solver="otgen-sinkhorn", n=200, d=3, eps=0.5,
-                                                 max_iter=3))],
+                                                 max_iter=3, device="cpu"))],
                    check=True, cwd=ROOT, capture_output=True, timeout=600)
     data = json.loads((tmp_path / "benchmarks_large_n.json").read_text())
     added = data["rows"].pop()
-    assert added["added"] and added["max_iter"] == 3 and "max_iter=3" in (
+    assert added["added"] and added["max_iter"] == 3 and "max_iter=3, device=cpu" in (
         tmp_path / "benchmarks-large-n.md").read_text()
     data["rows"].append(added)  # checked with the others below
     cfg = CONFIGS["tiny"]
