@@ -254,14 +254,14 @@ def markdown(rows, info, wall, mode):
              f"tol={TOL})`, certified interval on W_2^2. GeomLoss: `SamplesLoss('sinkhorn', "
              f"blur={BLUR}, scaling=0.5, debias=False)` x 2 (its cost is |x-y|^2/2), no "
              "interval. otgen-multiscale is `method='sinkhorn', backend='multiscale'` (what "
-             "`auto` picks for d <= 3 from n m >= 1e9). `extra MB` = peak resident memory during the solve minus the peak "
-             "before it (a fresh process per row). Rows with an explicit eps / max_iter bound the "
-             "work (stars in the plot; their interval is still certified) and are left out of "
-             "the exponent fits. Peak RSS also counts memory that glibc's allocator keeps after "
-             "torch frees it (its mmap threshold grows with the block size): rerun with "
-             "`MALLOC_MMAP_THRESHOLD_=1048576` to see live memory only (otgen-sinkhorn, d = 8, "
-             "n = 16,000, explicit eps: +160 MB instead of +690 MB, measured once), at the price "
-             "of slower allocations.", "",
+             "`auto` picks for d <= 3 from n m >= 1e9). `extra MB` = peak resident memory "
+             "during the solve minus the peak before it (a fresh process per row). Rows with an "
+             "explicit eps / max_iter bound the work (stars in the plot; their interval is "
+             "still certified) and are left out of the exponent fits. Peak RSS also counts "
+             "memory that glibc's allocator keeps after torch frees it (its mmap threshold "
+             "grows with the block size): rerun with `MALLOC_MMAP_THRESHOLD_=1048576` to see "
+             "live memory only (otgen-sinkhorn, d = 8, n = 16,000, explicit eps: +160 MB "
+             "instead of +690 MB, measured once), at the price of slower allocations.", "",
              "| d | n | solver | backend | time (s) | extra MB | value | certified interval "
              "| rel. width |", "|---|---|---|---|---|---|---|---|---|"]
     for r in _table_order(rows):

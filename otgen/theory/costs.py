@@ -109,8 +109,32 @@ def _keops_pays(device, entries: float, d: int) -> bool:
     return entries >= KEOPS_CPU_MIN_ENTRIES and d <= KEOPS_CPU_MAX_DIM
 
 
-def _lazy_plan_stats(K, C, need, ranges=None):
-    """Row sums, column sums and <K, C> of KeOps LazyTensors, each only if named in ``need``."""
+def _lazy_cost(A: torch.Tensor, B: torch.Tensor, p: float):
+    """KeOps LazyTensor of |A_i - B_j|^p."""
+    from pykeops.torch import LazyTensor
+
+    sq = ((LazyTensor(A[:, None, :].contiguous()) - LazyTensor(B[None, :, :].contiguous()))
+          ** 2).sum(-1)
+    return sq if p == 2 else sq.sqrt() if p == 1 else sq.sqrt() ** p
+
+
+def _lazy_softmin(C, h: torch.Tensor, eps: float, ranges=None):
+    """-eps log sum_j exp((h_j - C_ij) / eps) of a KeOps LazyTensor C (optionally block-sparse)."""
+    from pykeops.torch import LazyTensor
+
+    H = LazyTensor(h[None, :, None].contiguous())
+    kw = {} if ranges is None else {"ranges": ranges}
+    return -eps * ((H - C) / eps).logsumexp(dim=1, **kw).view(-1)
+
+
+def _lazy_plan_stats(u: torch.Tensor, v: torch.Tensor, C, eps: float, need, ranges=None):
+    """Row sums, column sums and <K, C> of the KeOps plan K = exp((u_i + v_j - C_ij) / eps),
+    each only if named in ``need`` (optionally block-sparse)."""
+    from pykeops.torch import LazyTensor
+
+    U = LazyTensor(u[:, None, None].contiguous())
+    V = LazyTensor(v[None, :, None].contiguous())
+    K = ((U + V - C) / eps).exp()
     kw = {} if ranges is None else {"ranges": ranges}
     return (K.sum(dim=1, **kw).view(-1) if "rows" in need else None,
             K.sum(dim=0, **kw).view(-1) if "cols" in need else None,
@@ -175,15 +199,8 @@ class CostGeometry:
                                reuse=scratch)
 
     def _keops(self, transpose):
-        from pykeops.torch import LazyTensor
-
         A, B = (self.y, self.x) if transpose else (self.x, self.y)
-        Ai = LazyTensor(A[:, None, :].contiguous())
-        Bj = LazyTensor(B[None, :, :].contiguous())
-        if self.p == 2:
-            return ((Ai - Bj) ** 2).sum(-1)
-        return (((Ai - Bj) ** 2).sum(-1)).sqrt() ** self.p if self.p != 1 else (
-            ((Ai - Bj) ** 2).sum(-1)).sqrt()
+        return _lazy_cost(A, B, self.p)
 
     # --- reductions ----------------------------------------------------------------------
     def softmin(self, h, eps, transpose=False):
@@ -193,11 +210,7 @@ class CostGeometry:
         """
         h = self._t(h)
         if self.lazy:
-            from pykeops.torch import LazyTensor
-
-            C = self._keops(transpose)
-            H = LazyTensor(h[None, :, None].contiguous())
-            return -eps * ((H - C) / eps).logsumexp(dim=1).view(-1)
+            return _lazy_softmin(self._keops(transpose), h, eps)
         out = []
         if self.C is not None:
             for _, C in self.blocks(transpose):
@@ -237,13 +250,7 @@ class CostGeometry:
         """
         u, v = self._t(u), self._t(v)
         if self.lazy:
-            from pykeops.torch import LazyTensor
-
-            C = self._keops(False)
-            U = LazyTensor(u[:, None, None].contiguous())
-            V = LazyTensor(v[None, :, None].contiguous())
-            K = ((U + V - C) / eps).exp()
-            return _lazy_plan_stats(K, C, need)
+            return _lazy_plan_stats(u, v, self._keops(False), eps, need)
         rows, cols, cost = [], torch.zeros_like(v), torch.zeros((), dtype=u.dtype, device=u.device)
         for sl, C in self.blocks():
             P = torch.exp((u[sl, None] + v[None, :] - C) / eps)
@@ -255,8 +262,16 @@ class CostGeometry:
                 cost if "cost" in need else None)
 
     def bilinear(self, u, v):
-        r""":math:`\sum_{ij} u_i C_{ij} v_j`."""
+        r""":math:`\sum_{ij} u_i C_{ij} v_j`.
+
+        With KeOps and p = 2 in closed form, O(n + m) instead of a pass over all pairs:
+        :math:`(u\cdot|x|^2)\sum v + \sum u\,(v\cdot|y|^2) - 2 (u^T x)\cdot(v^T y)` (accurate
+        on the centred coordinates).
+        """
         u, v = self._t(u), self._t(v)
+        if self.lazy and self.p == 2:
+            return ((u @ (self.x * self.x).sum(1)) * v.sum()
+                    + u.sum() * (v @ (self.y * self.y).sum(1)) - 2 * (u @ self.x) @ (v @ self.y))
         if self.lazy:
             from pykeops.torch import LazyTensor
 

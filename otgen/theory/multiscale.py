@@ -1,4 +1,4 @@
-r"""Multiscale Sinkhorn for low dimensions (d <= 3): GeomLoss anneals, otgen truncates and certifies.
+r"""Multiscale Sinkhorn for d <= 3: GeomLoss anneals, otgen truncates and certifies.
 
 At small eps the entropic plan :math:`P_{ij} = a_i b_j e^{(f_i + g_j - C_{ij})/\varepsilon}`
 is negligible outside a band around the optimal coupling.  In d <= 3 a voxel grid of cells of
@@ -10,9 +10,9 @@ block-sparse reductions (``ranges``) visit only those pairs.  The division of la
    eps.  Its truncation is heuristic, which is fine: potentials never need to be exact.
 2. :class:`MultiscaleGeometry` keeps every cell pair :math:`(I, J)` that can hold an entry with
    :math:`(f_i + g_j - C_{ij})/\varepsilon \ge -M` (``margin`` M = 15: each row and column
-   loses at most a fraction :math:`e^{-15} = 3\cdot 10^{-7}` of its mass), using the rigorous cell bound
-   :math:`C_{ij} \ge (\max(|c_I - c_J| - r_I - r_J, 0))^p`, and runs otgen's Sinkhorn sweeps on
-   that block-sparse kernel until the marginal error is below ``marginal_tol``.
+   loses at most a fraction :math:`e^{-15} = 3\cdot 10^{-7}` of its mass), using the rigorous
+   cell bound :math:`C_{ij} \ge (\max(|c_I - c_J| - r_I - r_J, 0))^p`, and runs otgen's
+   Sinkhorn sweeps on that block-sparse kernel until the marginal error is below ``marginal_tol``.
 3. The certificates stay rigorous: the lower bound is the exact (full, KeOps) double
    c-transform; the upper bound is the cost of the truncated plan after rounding onto U(a, b) --
    rounding turns *any* nonnegative matrix into a coupling, so truncation can only loosen it.
@@ -29,7 +29,8 @@ import math
 
 import torch
 
-from .costs import KEOPS_CPU_MIN_ENTRIES, CostGeometry, _lazy_plan_stats
+from .costs import (KEOPS_CPU_MIN_ENTRIES, CostGeometry, _lazy_cost, _lazy_plan_stats,
+                    _lazy_softmin)
 
 #: the multiscale backend needs a voxel grid that makes sense, and GeomLoss's formulas for p
 MULTISCALE_MAX_DIM = 3
@@ -96,7 +97,8 @@ class _Cells:
         S = pts.new_zeros(k, d, d).index_add_(0, lab, s[:, :, None] * s[:, None, :])
         sv = pts.new_zeros(k, d).index_add_(0, lab, s * v[:, None])
         ridge = 1e-9 * S.diagonal(dim1=1, dim2=2).sum(1) + 1e-12  # one-point cells: beta = 0
-        self.beta = torch.linalg.solve(S + ridge[:, None, None] * torch.eye(d, dtype=dt, device=pts.device), sv)
+        eye = torch.eye(d, dtype=dt, device=pts.device)
+        self.beta = torch.linalg.solve(S + ridge[:, None, None] * eye, sv)
         resid = v - (s * self.beta[lab]).sum(1)
         self.alpha = self.alpha + pts.new_full((k,), -math.inf).scatter_reduce_(
             0, lab, resid, "amax")
@@ -204,49 +206,32 @@ class MultiscaleGeometry(CostGeometry):
         return t if t is not None and t["eps"] == eps else None
 
     def _lazy_sorted(self, t, transpose):
-        from pykeops.torch import LazyTensor
-
         A, B = (t["ys"], t["xs"]) if transpose else (t["xs"], t["ys"])
-        C = ((LazyTensor(A[:, None, :]) - LazyTensor(B[None, :, :])) ** 2).sum(-1)
-        return C if self.p == 2 else C.sqrt() ** self.p if self.p != 1 else C.sqrt()
+        return _lazy_cost(A, B, self.p)
 
     def softmin(self, h, eps, transpose=False):
         t = self._active(eps)
         if t is None:
             return super().softmin(h, eps, transpose)
-        from pykeops.torch import LazyTensor
         from pykeops.torch.cluster import swap_axes
 
         rows, cols = (t["py"], t["px"]) if transpose else (t["px"], t["py"])
-        H = LazyTensor(self._t(h)[cols][None, :, None].contiguous())
         ranges = swap_axes(t["ranges"]) if transpose else t["ranges"]
-        out = -eps * ((H - self._lazy_sorted(t, transpose)) / eps).logsumexp(
-            dim=1, ranges=ranges).view(-1)
+        out = _lazy_softmin(self._lazy_sorted(t, transpose), self._t(h)[cols], eps, ranges)
         return torch.empty_like(out).index_copy_(0, rows, out)
 
     def plan_stats(self, u, v, eps, need=("rows", "cols", "cost")):
         t = self._active(eps)
         if t is None:
             return super().plan_stats(u, v, eps, need)
-        from pykeops.torch import LazyTensor
-
         px, py = t["px"], t["py"]
-        U = LazyTensor(self._t(u)[px][:, None, None].contiguous())
-        V = LazyTensor(self._t(v)[py][None, :, None].contiguous())
-        C = self._lazy_sorted(t, False)
-        rows_s, cols_s, cost = _lazy_plan_stats(((U + V - C) / eps).exp(), C, need, t["ranges"])
+        rows_s, cols_s, cost = _lazy_plan_stats(self._t(u)[px], self._t(v)[py],
+                                                self._lazy_sorted(t, False), eps, need,
+                                                t["ranges"])
         # back to the callers' order
         rows = None if rows_s is None else torch.empty_like(rows_s).index_copy_(0, px, rows_s)
         cols = None if cols_s is None else torch.empty_like(cols_s).index_copy_(0, py, cols_s)
         return rows, cols, cost
-
-    def bilinear(self, u, v):
-        r""":math:`\sum_{ij} u_i C_{ij} v_j`; in closed form for p = 2 (O(n + m))."""
-        if self.p != 2:
-            return super().bilinear(u, v)
-        u, v = self._t(u), self._t(v)
-        return (u @ (self.x * self.x).sum(1)) * v.sum() + u.sum() * (v @ (self.y * self.y).sum(1)) \
-            - 2 * (u @ self.x) @ (v @ self.y)
 
 
 def geomloss_potentials(geom: CostGeometry, a, b, eps: float, scaling: float = GEOMLOSS_SCALING):
