@@ -64,17 +64,15 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
-def _warm_up(solver: str, n: int, d: int):
+def _warm_up(solver: str, n: int, d: int, device: str = "cpu"):
     """Compile the KeOps formulas for this d outside the timed region (cached on disk)."""
     import torch
 
-    from otgen.theory.costs import _keops_pays
-
     x, y = clouds(64, d, seed=1)
-    if solver == "otgen-sinkhorn" and _keops_pays(torch.device("cpu"), n * n, d):
+    if solver == "otgen-sinkhorn" and device != "cpu":
         from otgen.theory import wasserstein
 
-        wasserstein(x, y, method="sinkhorn", eps=1.0, backend="keops")
+        wasserstein(x, y, method="sinkhorn", eps=1.0, backend="keops", device=device)
     elif solver == "otgen-multiscale":
         from otgen.theory import wasserstein
 
@@ -100,7 +98,7 @@ def worker(spec: dict) -> dict:
     if threads:
         torch.set_num_threads(int(threads))
     solver, n, d = spec["solver"], spec["n"], spec["d"]
-    _warm_up(solver, n, d)
+    _warm_up(solver, n, d, spec.get("device", "cpu"))
     x, y = clouds(n, d)
     row = dict(solver=solver, n=n, d=d,
                **{k: spec[k] for k in ("eps", "max_iter", "device") if k in spec})
@@ -118,10 +116,11 @@ def worker(spec: dict) -> dict:
                 opts.update(method="sinkhorn", backend="multiscale")
             elif solver == "otgen-sinkhorn":
                 # the online/blocks ladder (the auto backend is multiscale at d <= 3, n >= 31k)
-                from otgen.theory.costs import _keops_pays
+                from otgen.theory.costs import DENSE_MAX, _keops_pays
 
                 dev = torch.device(opts.get("device", "cpu"))
-                opts.setdefault("backend", "keops" if _keops_pays(dev, n * n, d) else "auto")
+                online = "keops" if _keops_pays(dev, n * n, d) else "blocks"
+                opts.setdefault("backend", online if n * n > DENSE_MAX else "auto")
             r = wasserstein(x, y, p=2, **{"method": solver.split("-")[1], **opts},
                             tol=None if "eps" in opts else TOL)
         row.update(value=r.value, lower=r.lower, upper=r.upper, converged=bool(r.converged),

@@ -24,13 +24,14 @@ from scipy.spatial.distance import cdist
 DENSE_MAX = 2.5e7
 #: entries per block for blockwise reductions
 BLOCK_ENTRIES = 4e6
-#: on CPU, KeOps reductions beat torch blocks up to this dimension (at n = m = 20,000, float64,
-#: 2 cores, one log-sum-exp: d=2 1.0 s vs 1.5 s, d=16 2.5 s vs 3.9 s, d=64 13.7 s vs 4.4 s:
-#: beyond ~16 the blocks' matrix product wins)
-KEOPS_CPU_MAX_DIM = 16
-#: ... and from this many entries on (below, KeOps' one-off g++ compile of each formula, tens
-#: of seconds, costs more than it saves)
+#: KeOps' one-off g++ compile of each formula (tens of seconds) only pays from this many
+#: entries on (used by the multiscale backend, which runs KeOps on CPU too)
 KEOPS_CPU_MIN_ENTRIES = 1e9
+#: exponents below this are clamped before exp() in blockwise log-sum-exps: such terms cannot
+#: change the sum at this precision, and computing them as subnormals is slow.  torch's
+#: ``set_flush_denormal`` only reaches the calling thread, not the OpenMP workers (measured at
+#: d = 64 in float32: one log-sum-exp pass 2.4x slower without the clamp)
+EXP_FLOOR = {torch.float32: -80.0, torch.float64: -700.0}
 
 
 def cost_matrix(x: np.ndarray, y: np.ndarray, p: float = 2.0) -> np.ndarray:
@@ -103,10 +104,15 @@ def cost_blocks(A: torch.Tensor, B: torch.Tensor, p: float, rows: int, reuse: bo
 
 
 def _keops_pays(device, entries: float, d: int) -> bool:
-    """Whether KeOps reductions are the faster O(n + m)-memory choice (measured, see above)."""
-    if device.type == "cuda":
-        return True
-    return entries >= KEOPS_CPU_MIN_ENTRIES and d <= KEOPS_CPU_MAX_DIM
+    """Whether KeOps reductions are the faster O(n + m)-memory choice.
+
+    On CUDA, always.  On CPU, never for dense kernels: torch blocks (MKL matrix product plus
+    an in-place log-sum-exp, float32 sweeps) beat KeOps' CPU loops at every d measured (one
+    log-sum-exp over 10,000 x 100,000 pairs, 2 cores, float32 blocks vs best KeOps: d = 2
+    1.5 s vs 4.3 s, d = 8 1.8 s vs 6.4 s, d = 16 1.7 s vs 10.1 s; float64 blocks 3.7, 5.2,
+    4.9 s).  KeOps stays the CPU choice for block-sparse kernels (multiscale backend).
+    """
+    return device.type == "cuda"
 
 
 def _lazy_cost(A: torch.Tensor, B: torch.Tensor, p: float):
@@ -154,9 +160,8 @@ class CostGeometry:
     p : float
         Cost exponent.
     backend : {"auto", "dense", "blocks", "keops"}
-        ``auto``: dense if n*m <= DENSE_MAX; else KeOps on CUDA; on CPU KeOps when
-        n*m >= KEOPS_CPU_MIN_ENTRIES and d <= KEOPS_CPU_MAX_DIM, else blocks.  Every backend
-        but dense needs O((n + m) d) memory.
+        ``auto``: dense if n*m <= DENSE_MAX; else KeOps on CUDA and blocks on CPU (see
+        :func:`_keops_pays`).  Every backend but dense needs O((n + m) d) memory.
     device : str or torch.device, optional
     """
 
@@ -220,8 +225,10 @@ class CostGeometry:
             # log-sum-exp of (h - C) / eps in place in the scratch block
             Z.neg_().add_(h[None, :]).div_(eps)
             top = Z.amax(dim=1)
+            empty = top == -math.inf  # no mass in the row: the soft-min is +inf
             top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
-            out.append(-eps * (top + Z.sub_(top[:, None]).exp_().sum(dim=1).log()))
+            Z.sub_(top[:, None]).clamp_(min=EXP_FLOOR.get(Z.dtype, -700.0))
+            out.append((-eps * (top + Z.exp_().sum(dim=1).log())).masked_fill_(empty, math.inf))
         return torch.cat(out)
 
     def cmin(self, h, transpose=False, return_index=False):
