@@ -259,24 +259,30 @@ class CostGeometry:
         if self.lazy:
             return _lazy_plan_stats(u, v, self._keops(False), eps, need)
         rows, cols, cost = [], torch.zeros_like(v), torch.zeros((), dtype=u.dtype, device=u.device)
-        for sl, C in self.blocks():
-            P = torch.exp((u[sl, None] + v[None, :] - C) / eps)
-            rows.append(P.sum(1))
-            cols += P.sum(0)
+        P = None  # one buffer for the plan block, filled in place (no temporaries per block)
+        for sl, C in self.blocks(scratch=True):
+            if P is None:
+                P = torch.empty_like(C)
+            Pb = P[:C.shape[0]]
+            torch.sub(v[None, :], C, out=Pb).add_(u[sl, None]).div_(eps).exp_()
+            if "rows" in need:
+                rows.append(Pb.sum(1))
+            if "cols" in need:
+                cols += Pb.sum(0)
             if "cost" in need:
-                cost = cost + (P * C).sum()
+                cost += Pb.mul_(C).sum()
         return (torch.cat(rows) if "rows" in need else None, cols if "cols" in need else None,
                 cost if "cost" in need else None)
 
     def bilinear(self, u, v):
         r""":math:`\sum_{ij} u_i C_{ij} v_j`.
 
-        With KeOps and p = 2 in closed form, O(n + m) instead of a pass over all pairs:
-        :math:`(u\cdot|x|^2)\sum v + \sum u\,(v\cdot|y|^2) - 2 (u^T x)\cdot(v^T y)` (accurate
-        on the centred coordinates).
+        Without a stored matrix and with p = 2 in closed form, O(n + m) instead of a pass over
+        all pairs: :math:`(u\cdot|x|^2)\sum v + \sum u\,(v\cdot|y|^2) - 2 (u^T x)\cdot(v^T y)`
+        (the matrix-product form the blocks use too, accurate on the centred coordinates).
         """
         u, v = self._t(u), self._t(v)
-        if self.lazy and self.p == 2:
+        if self.C is None and self.p == 2:
             return ((u @ (self.x * self.x).sum(1)) * v.sum()
                     + u.sum() * (v @ (self.y * self.y).sum(1)) - 2 * (u @ self.x) @ (v @ self.y))
         if self.lazy:
