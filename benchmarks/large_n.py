@@ -60,6 +60,15 @@ def clouds(n: int, d: int, seed: int = 0):
     return rng.normal(size=(n, d)), rng.normal(size=(n, d)) + 1.0
 
 
+def _commit() -> str:
+    """The otgen commit a row was measured with ("" outside a git checkout)."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, cwd=Path(__file__).resolve().parent).stdout.strip()
+    except OSError:
+        return ""
+
+
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
@@ -130,6 +139,7 @@ def worker(spec: dict) -> dict:
         xt, yt = torch.as_tensor(x), torch.as_tensor(y)
         row.update(value=_geomloss(xt, yt, solver.split("-")[1]), backend=solver.split("-")[1])
     row["time_s"] = time.perf_counter() - t0
+    row["commit"] = _commit()
     row["peak_mb"] = _peak_mb()
     row["extra_mb"] = max(row["peak_mb"] - base, 0.0)
     return row
@@ -193,6 +203,7 @@ def _ladder(row) -> bool:
 
 def exponents(rows):
     """{(solver, d): (time exponent, memory exponent)} over the measured sizes."""
+    rows = _latest(rows)
     out = {}
     for key in sorted({(r["solver"], r["d"]) for r in rows}):
         ok = [r for r in rows if (r["solver"], r["d"]) == key and _ladder(r)]
@@ -207,6 +218,7 @@ def plot(rows, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    rows = _latest(rows)
     dims = sorted({r["d"] for r in rows})
     fig, axes = plt.subplots(2, len(dims), figsize=(4.2 * len(dims), 7), squeeze=False)
     for c, d in enumerate(dims):
@@ -234,11 +246,22 @@ def plot(rows, path):
     plt.close(fig)
 
 
+def _latest(rows):
+    """Drop superseded rows: a ladder point (solver, n, d) measured again by a later
+    ``--add-row`` (e.g. after a change to the solver) keeps only its latest measurement, and a
+    skipped row goes once the point is measured."""
+    last = {}
+    for i, r in enumerate(rows):
+        if _ladder(r):
+            last[(r["solver"], r["n"], r["d"])] = i
+    return [r for i, r in enumerate(rows)
+            if (r["solver"], r["n"], r["d"]) not in last
+            or not (_ladder(r) or "skipped" in r) or last[(r["solver"], r["n"], r["d"])] == i]
+
+
 def _table_order(rows):
-    """Rows by d, solver, bounded-work last, n; a skipped row is dropped once a later
-    ``--add-row`` measured the same (solver, n, d) ladder point."""
-    measured = {(r["solver"], r["n"], r["d"]) for r in rows if _ladder(r)}
-    keep = [r for r in rows if not ("skipped" in r and (r["solver"], r["n"], r["d"]) in measured)]
+    """Rows by d, solver, bounded-work last, n (superseded rows dropped, see _latest)."""
+    keep = _latest(rows)
     rank = {s: i for i, s in enumerate(SOLVERS)}
     return sorted(keep, key=lambda r: (r["d"], rank.get(r["solver"], len(rank)),
                                        not _ladder(r) and "skipped" not in r, r["n"]))
@@ -260,7 +283,9 @@ def markdown(rows, info, wall, mode):
              "memory that glibc's allocator keeps after torch frees it (its mmap threshold "
              "grows with the block size): rerun with `MALLOC_MMAP_THRESHOLD_=1048576` to see "
              "live memory only (otgen-sinkhorn, d = 8, n = 16,000, explicit eps: +160 MB "
-             "instead of +690 MB, measured once), at the price of slower allocations.", "",
+             "instead of +690 MB, measured once), at the price of slower allocations. A point "
+             "measured again with `--add-row` (after a solver change) shows only its latest "
+             "row; the JSON records the commit of rows measured since that was added.", "",
              "| d | n | solver | backend | time (s) | extra MB | value | certified interval "
              "| rel. width |", "|---|---|---|---|---|---|---|---|---|"]
     for r in _table_order(rows):

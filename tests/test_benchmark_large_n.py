@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
@@ -82,3 +83,16 @@ def test_table_lists_ladders_in_order_and_drops_superseded_skips():
                    ("otgen-sinkhorn", 300, False, False),  # the measured row replaces its skip
                    ("otgen-sinkhorn", 200, False, True),   # bounded-work rows after the ladder
                    ("otgen-sparse", 100, False, False)]
+
+
+def test_a_remeasured_ladder_point_keeps_only_its_latest_row():
+    from benchmarks.large_n import _table_order, exponents
+
+    rows = [dict(solver="otgen-sinkhorn", n=100, d=2, time_s=4.0, extra_mb=1.0),
+            dict(solver="otgen-sinkhorn", n=200, d=2, time_s=16.0, extra_mb=1.0),
+            dict(solver="otgen-sinkhorn", n=100, d=2, time_s=1.0, extra_mb=1.0, added=True),
+            dict(solver="otgen-sinkhorn", n=200, d=2, time_s=8.0, extra_mb=1.0, added=True)]
+    got = [r["time_s"] for r in _table_order(rows)]
+    assert got == [1.0, 8.0]
+    # the exponent is fitted on the latest rows only: 1 s -> 8 s over a doubling is n^3
+    assert exponents(rows)[("otgen-sinkhorn", 2)][0] == pytest.approx(3.0)
