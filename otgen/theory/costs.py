@@ -81,25 +81,30 @@ def cost_blocks(A: torch.Tensor, B: torch.Tensor, p: float, rows: int, reuse: bo
     """Yield ``(slice, C[slice])`` over blocks of ``rows`` rows of the cost matrix C(A, B).
 
     With ``reuse=True`` every block is computed in place into one buffer, which the caller may
-    overwrite (it is refilled at the next step).  Allocating a fresh ~32 MB block per step
-    instead costs time and lets glibc's heap fragment: measured, Sinkhorn at n = 16,000, d = 8
-    peaked at +1.3 GB resident, and the sparse solver's c-transform at n = 16,000, d = 64 at
-    4.2 GB (1.0 GB with the buffer; killed for memory at 24 GB for n = 100,000).
+    overwrite (it is refilled at the next step).  Allocating a fresh ~32 MB block (and its
+    temporaries) per step instead costs time and lets glibc's heap fragment: measured, Sinkhorn
+    at n = 16,000, d = 8 peaked at +1.3 GB resident, and the sparse solver's c-transform at
+    n = 16,000, d = 64 at 4.2 GB (1.0 GB with the buffer; killed for memory at 24 GB for
+    n = 100,000); Sinkhorn's plan reductions at n = 100,000, d = 8 were killed at 24 GB the
+    same way until they used the buffer too.
     """
     if not reuse:
         for s in range(0, A.shape[0], rows):
             yield slice(s, s + rows), torch_cost(A[s:s + rows], B, p)
         return
     buf = torch.empty(min(rows, A.shape[0]), B.shape[0], dtype=A.dtype, device=A.device)
-    b_sq = (B * B).sum(1) if p == 2 else None
+    b_sq = (B * B).sum(1)
     for s in range(0, A.shape[0], rows):
         a = A[s:s + rows]
         C = buf[:a.shape[0]]
-        if p == 2:  # the matrix-product form of torch_cost, without temporaries
-            torch.matmul(a, B.T, out=C)
-            C.mul_(-2.0).add_((a * a).sum(1)[:, None]).add_(b_sq[None, :]).clamp_(min=0.0)
-        else:
-            C.copy_(torch_cost(a, B, p))
+        # the matrix-product form of torch_cost, without temporaries (torch.cdist uses the
+        # same form at these sizes); p != 2 takes roots and powers in place
+        torch.matmul(a, B.T, out=C)
+        C.mul_(-2.0).add_((a * a).sum(1)[:, None]).add_(b_sq[None, :]).clamp_(min=0.0)
+        if p != 2:
+            C.sqrt_()
+            if p != 1:
+                C.pow_(p)
         yield slice(s, s + rows), C
 
 
@@ -292,7 +297,7 @@ class CostGeometry:
             V = LazyTensor(v[None, :, None].contiguous())
             return ((C * V).sum(dim=1).view(-1) * u).sum()
         total = torch.zeros((), dtype=u.dtype, device=u.device)
-        for sl, C in self.blocks():
+        for sl, C in self.blocks(scratch=True):  # read-only use of the shared block
             total = total + u[sl] @ (C @ v)
         return total
 

@@ -225,7 +225,7 @@ def _to_torch(res: OTResult, mu: Measures, p: float, implicit, coupling):
         geom, u, v, eps = implicit
 
         def blocks():
-            for sl, C in geom.blocks():
+            for sl, C in geom.blocks(scratch=True):  # C is only read before the next block
                 yield sl, torch.exp((u[sl, None] + v[None, :] - C) / eps).to(xt.device)
 
         value = _ImplicitPlanCost.apply(xc, yc, float(res.value), blocks, p)
