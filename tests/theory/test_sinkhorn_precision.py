@@ -43,16 +43,18 @@ def test_float32_block_softmin_matches_float64_logsumexp(small_blocks, eps):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=3e-4)
 
 
-def _solve(x, y, **kw):
-    return solve_sinkhorn(check_measures(x, y, None, None), 2.0, backend="blocks", **kw)
+def _solve(x, y, backend="blocks", **kw):
+    return solve_sinkhorn(check_measures(x, y, None, None), 2.0, backend=backend, **kw)
 
 
-@pytest.mark.parametrize("d", [2, 8])
-def test_float32_sweeps_give_the_float64_answer(small_blocks, d):
+@pytest.mark.parametrize("d,backend", [(2, "blocks"), (8, "blocks"), (2, "keops")])
+def test_float32_sweeps_give_the_float64_answer(small_blocks, d, backend):
+    pytest.importorskip("pykeops") if backend == "keops" else None
     rng = np.random.default_rng(d)
     x, y = rng.normal(size=(60, d)), rng.normal(size=(50, d)) + 1
     exact = lp_ot(x, y)
-    out = {sd: _solve(x, y, eps=0.1, sweep_dtype=sd) for sd in ("float32", "float64")}
+    out = {sd: _solve(x, y, backend, eps=0.1, sweep_dtype=sd) for sd in ("float32", "float64")}
+    assert all(r["info"]["backend"] == backend for r in out.values())
     for r in out.values():
         assert r["converged"] and r["info"]["marginal_error"] <= 1e-5
         assert r["lower"] <= exact * (1 + 1e-12) and exact <= r["upper"] * (1 + 1e-12)
