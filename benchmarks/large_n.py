@@ -111,6 +111,7 @@ def worker(spec: dict) -> dict:
     x, y = clouds(n, d)
     row = dict(solver=solver, n=n, d=d,
                **{k: spec[k] for k in ("eps", "max_iter", "device") if k in spec})
+    commit = _commit()  # the code this process loaded, not what HEAD is when it ends
     base = _peak_mb()
     t0 = time.perf_counter()
     if solver.startswith("otgen-"):
@@ -139,7 +140,7 @@ def worker(spec: dict) -> dict:
         xt, yt = torch.as_tensor(x), torch.as_tensor(y)
         row.update(value=_geomloss(xt, yt, solver.split("-")[1]), backend=solver.split("-")[1])
     row["time_s"] = time.perf_counter() - t0
-    row["commit"] = _commit()
+    row["commit"] = commit
     row["peak_mb"] = _peak_mb()
     row["extra_mb"] = max(row["peak_mb"] - base, 0.0)
     return row
