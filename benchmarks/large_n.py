@@ -73,7 +73,7 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
-def _warm_up(solver: str, n: int, d: int, device: str = "cpu"):
+def _warm_up(solver: str, d: int, device: str = "cpu"):
     """Compile the KeOps formulas for this d outside the timed region (cached on disk)."""
     import torch
 
@@ -107,7 +107,7 @@ def worker(spec: dict) -> dict:
     if threads:
         torch.set_num_threads(int(threads))
     solver, n, d = spec["solver"], spec["n"], spec["d"]
-    _warm_up(solver, n, d, spec.get("device", "cpu"))
+    _warm_up(solver, d, spec.get("device", "cpu"))
     x, y = clouds(n, d)
     row = dict(solver=solver, n=n, d=d,
                **{k: spec[k] for k in ("eps", "max_iter", "device") if k in spec})
@@ -129,7 +129,7 @@ def worker(spec: dict) -> dict:
                 from otgen.theory.costs import DENSE_MAX, _keops_pays
 
                 dev = torch.device(opts.get("device", "cpu"))
-                online = "keops" if _keops_pays(dev, n * n, d) else "blocks"
+                online = "keops" if _keops_pays(dev) else "blocks"
                 opts.setdefault("backend", online if n * n > DENSE_MAX else "auto")
             r = wasserstein(x, y, p=2, **{"method": solver.split("-")[1], **opts},
                             tol=None if "eps" in opts else TOL)

@@ -68,9 +68,10 @@ def rounded_plan_cost(geom: CostGeometry, a, b, u, v, eps, plan_cost=False):
     r"""Cost of the entropic plan :math:`P_{ij} = e^{(u_i + v_j - C_{ij})/\varepsilon}` after
     rounding onto U(a, b), computed without storing P.
 
-    ``u, v`` include the log-weights.  Returns ``(upper, marginal_error_l1)``, and with
-    ``plan_cost=True`` also :math:`\langle P, C\rangle` of the unrounded plan (from the same
-    pass as its row sums: free on torch blocks, one more reduction on KeOps).
+    ``u, v`` include the log-weights.  Returns ``(upper, marginal_error_l1, plan_cost)``;
+    ``plan_cost`` is :math:`\langle P, C\rangle` of the unrounded plan when asked for (from
+    the same pass as its row sums: free on torch blocks, one more reduction on KeOps), else
+    None.
     """
     a, b, u, v = (geom._t(t) for t in (a, b, u, v))
     rows, _, cost0 = geom.plan_stats(u, v, eps, need=("rows", "cost") if plan_cost else ("rows",))
@@ -86,7 +87,7 @@ def rounded_plan_cost(geom: CostGeometry, a, b, u, v, eps, plan_cost=False):
     upper = float(cost)
     if float(er.sum()) > 0:
         upper += float(geom.bilinear(er, ec)) / float(er.sum())
-    return (upper, marg_err, float(cost0)) if plan_cost else (upper, marg_err)
+    return upper, marg_err, (float(cost0) if plan_cost else None)
 
 
 def northwest_coupling(pa: np.ndarray, pb: np.ndarray, a: np.ndarray, b: np.ndarray):

@@ -108,7 +108,7 @@ def cost_blocks(A: torch.Tensor, B: torch.Tensor, p: float, rows: int, reuse: bo
         yield slice(s, s + rows), C
 
 
-def _keops_pays(device, entries: float, d: int) -> bool:
+def _keops_pays(device) -> bool:
     """Whether KeOps reductions are the faster O(n + m)-memory choice.
 
     On CUDA, always.  On CPU, never for dense kernels: torch blocks (MKL matrix product plus
@@ -181,8 +181,7 @@ class CostGeometry:
             if self.n * self.m <= DENSE_MAX:
                 backend = "dense"
             else:
-                backend = "keops" if _keops_pays(device, self.n * self.m, self.x.shape[1]) \
-                    else "blocks"
+                backend = "keops" if _keops_pays(device) else "blocks"
         self.backend = backend
         #: reductions by KeOps LazyTensors (also true for the multiscale subclass)
         self.lazy = backend == "keops"

@@ -156,7 +156,7 @@ def mixed_precision_potentials(geom: CostGeometry, geom32, a, b, eps, *, scale,
     certificates, computed from float64 reductions, never see float32 numbers.
 
     ``sweep_dtype="auto"`` uses float32 when ``geom32`` is given and its rounding error in the
-    exponent, :math:`16 \cdot 2^{-24}\, \mathrm{scale} / arepsilon`, is below the float32
+    exponent, :math:`16 \cdot 2^{-24}\, \mathrm{scale} / \varepsilon`, is below the float32
     target; ``"float32"`` forces it and ``"float64"`` skips it.
     """
     marginal_tol = kwargs["marginal_tol"]
@@ -204,8 +204,9 @@ def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
                    sweep_dtype="auto") -> dict:
     """Entropic OT with certified bounds; see :func:`otgen.theory.wasserstein`.
 
-    With ``eps`` given, solve at that eps.  Otherwise start from a coarse eps and divide it by 4
-    (warm-started) until the certified relative gap is <= ``tol`` (default 1e-2).
+    With ``eps`` given, solve at that eps.  Otherwise start from a coarse eps and shrink it
+    (warm-started, by :func:`_eps_shrink`) until the certified relative gap is <= ``tol``
+    (default 1e-2).
     ``sweep_dtype`` ("auto", "float32", "float64"): precision of the Sinkhorn sweeps on the
     O(n)-memory backends (see :func:`mixed_precision_potentials`).
     """
@@ -271,8 +272,8 @@ def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
         v = g + eps * lb
         # the unrounded plan's cost (the returned value) comes free with the row sums on
         # torch blocks; on KeOps it is one more reduction, so only after the last round
-        upper, marg, *cost = rounded_plan_cost(geom, a, b, u + eps * math.log(mass), v, eps,
-                                               plan_cost=not geom.lazy)
+        upper, marg, cost = rounded_plan_cost(geom, a, b, u + eps * math.log(mass), v, eps,
+                                              plan_cost=not geom.lazy)
         rel_gap = (upper - lower) / upper if upper > 0 else 0.0
         history.append((eps, lower, upper))
         shrink = _eps_shrink(rel_gap, tol)
@@ -289,9 +290,9 @@ def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
         warnings.warn(f"Sinkhorn did not converge: {why}; the returned interval "
                       f"[{lower:.6g}, {upper:.6g}] is still certified", RuntimeWarning,
                       stacklevel=3)
-    if not cost:
-        cost = [geom.plan_stats(u + eps * math.log(mass), v, eps, need=("cost",))[2]]
-    value = min(max(float(cost[0]), lower), upper)
+    if cost is None:
+        cost = float(geom.plan_stats(u + eps * math.log(mass), v, eps, need=("cost",))[2])
+    value = min(max(cost, lower), upper)
     plan = None
     if geom.n * geom.m <= dense_plan_max:
         plan = torch.exp((u[:, None] + v[None, :] + eps * math.log(mass)
