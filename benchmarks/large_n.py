@@ -32,6 +32,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -132,7 +133,7 @@ def worker(spec: dict) -> dict:
                 online = "keops" if _keops_pays(dev) else "blocks"
                 opts.setdefault("backend", online if n * n > DENSE_MAX else "auto")
             r = wasserstein(x, y, p=2, **{"method": solver.split("-")[1], **opts},
-                            tol=None if "eps" in opts else TOL)
+                            tol=None if "eps" in opts else TOL, verbose=True)
         row.update(value=r.value, lower=r.lower, upper=r.upper, converged=bool(r.converged),
                    backend=r.info.get("backend", r.method), n_iter=r.n_iter,
                    warnings=[str(w.message)[:160] for w in caught])
@@ -155,16 +156,30 @@ def _applicable(solver: str, n: int, d: int) -> str | None:
     return None
 
 
+#: the running worker's stderr (otgen's progress lines, warnings, tracebacks), one file per
+#: benchmark process, overwritten by each row
+PROGRESS_LOG = Path(tempfile.gettempdir()) / f"otgen-large-n-progress-{os.getpid()}.log"
+
+
 def _measure(spec: dict, timeout=None) -> dict:
-    """Run one ``worker(spec)`` in a fresh process and return its row (raises on failure)."""
+    """Run one ``worker(spec)`` in a fresh process and return its row.
+
+    The worker's stderr goes to :data:`PROGRESS_LOG` (``tail -f`` it to follow a long row);
+    raises ``CalledProcessError`` with that stderr on failure.
+    """
     cmd = [sys.executable, "-m", "benchmarks.large_n", "--worker", json.dumps(spec)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=timeout,
-                         cwd=Path(__file__).resolve().parent.parent)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    with open(PROGRESS_LOG, "w+") as err:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True,
+                              timeout=timeout, cwd=Path(__file__).resolve().parent.parent)
+        err.seek(0)
+        if proc.returncode:
+            raise subprocess.CalledProcessError(proc.returncode, cmd, proc.stdout, err.read())
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def run(cfg: dict, solvers=SOLVERS, log=print) -> list[dict]:
     rows = []
+    log(f"progress of the running row: tail -f {PROGRESS_LOG}")
     for d in cfg["dims"]:
         for solver in solvers:
             done = []
@@ -335,6 +350,7 @@ def main(argv=None):
         data = json.loads(js.read_text())
         rows, info, wall, mode = data["rows"], data["machine"], data["wall_s"], data["mode"]
         if args.add_row:
+            print(f"progress: tail -f {PROGRESS_LOG}", file=sys.stderr, flush=True)
             t0 = time.perf_counter()
             row = _measure(json.loads(args.add_row))
             row["added"] = True

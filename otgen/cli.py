@@ -41,6 +41,8 @@ def distance(
     eps: float = typer.Option(None, help="entropic regularization (sinkhorn), in cost units"),
     seed: int = typer.Option(0, help="random seed (sliced directions)"),
     as_json: bool = typer.Option(False, "--json", help="print a JSON object"),
+    verbose: bool = typer.Option(False, "--verbose", "-v",
+                                 help="progress of long solves on stderr (eps rounds, sweeps)"),
 ):
     """Optimal transport cost W_p^p between two point clouds, with a certified interval."""
     from .theory import sliced_wasserstein, wasserstein
@@ -50,7 +52,8 @@ def distance(
         if method == "sliced":
             res = sliced_wasserstein(x, y, p=p, seed=seed)
         else:
-            res = wasserstein(x, y, p=p, method=method, tol=tol, eps=eps, seed=seed)
+            res = wasserstein(x, y, p=p, method=method, tol=tol, eps=eps, seed=seed,
+                              verbose=verbose)
     except (ValueError, TypeError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)

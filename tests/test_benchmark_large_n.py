@@ -96,3 +96,15 @@ def test_a_remeasured_ladder_point_keeps_only_its_latest_row():
     assert got == [1.0, 8.0]
     # the exponent is fitted on the latest rows only: 1 s -> 8 s over a doubling is n^3
     assert exponents(rows)[("otgen-sinkhorn", 2)][0] == pytest.approx(3.0)
+
+
+def test_worker_progress_goes_to_the_log_and_failures_carry_it():
+    from benchmarks import large_n
+
+    row = large_n._measure(dict(solver="otgen-sinkhorn", n=150, d=2))
+    text = large_n.PROGRESS_LOG.read_text()
+    rounds = [line for line in text.splitlines() if "sinkhorn round" in line]
+    assert rounds and f"{row['lower']:.10g}" in rounds[-1] and f"{row['upper']:.10g}" in rounds[-1]
+    with pytest.raises(subprocess.CalledProcessError) as info:
+        large_n._measure(dict(solver="otgen-nonsense", n=20, d=2))
+    assert "method" in info.value.stderr and "nonsense" in info.value.stderr

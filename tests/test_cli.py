@@ -77,6 +77,20 @@ def test_distance_other_methods_bracket_the_truth(clouds, method, extra):
     assert out["lower"] <= truth * (1 + 1e-9) and out["upper"] >= truth * (1 - 1e-9)
 
 
+def test_distance_verbose_reports_rounds_on_stderr(clouds):
+    d, x, y = clouds
+    args = ("distance", d / "X.npy", d / "Y.npy", "--method", "sinkhorn", "--tol", "0.01",
+            "--json")
+    res, text = _invoke(*args, "--verbose")
+    assert res.exit_code == 0, text
+    out = json.loads(res.stdout[res.stdout.index("{"):])  # stdout stays machine-readable
+    rounds = re.findall(r"sinkhorn round \d+: .*certified \[([^,]+), ([^\]]+)\]", res.stderr)
+    assert rounds and float(rounds[-1][0]) == pytest.approx(out["lower"], rel=1e-9)
+    assert float(rounds[-1][1]) == pytest.approx(out["upper"], rel=1e-9)
+    quiet, _ = _invoke(*args)
+    assert "sinkhorn round" not in quiet.stderr + quiet.stdout
+
+
 def test_distance_text_formats(tmp_path):
     rng = np.random.default_rng(1)
     x, y = rng.standard_normal((12, 2)), rng.standard_normal((12, 2))

@@ -33,18 +33,25 @@ from .certify import DENSE_PLAN_MAX, dual_lower_bound, rounded_plan_cost
 from .costs import CostGeometry
 from .multiscale import (MULTISCALE_MAX_DIM, MultiscaleGeometry, multiscale_pays,
                          multiscale_potentials)
+from .progress import SweepTicker, info
 
 
-def _anneal(geom, la, lb, f, g, eps_from, eps_to, scaling):
+def _anneal(geom, la, lb, f, g, eps_from, eps_to, scaling, tick):
     """Run one Sinkhorn sweep per eps on the geometric schedule eps_from -> eps_to."""
     eps = eps_from
     steps = 0
     while eps > eps_to:
         f = geom.softmin(g + eps * lb, eps)
         g = geom.softmin(f + eps * la, eps, transpose=True)
-        eps *= scaling
         steps += 1
+        tick(lambda: f"  anneal sweep {steps}: eps {eps:.3g} -> {eps_to:.3g} "
+                     f"({_dtype_name(geom)})")
+        eps *= scaling
     return f, g, steps
+
+
+def _dtype_name(geom):
+    return str(geom.x.dtype).replace("torch.", "")
 
 
 def sinkhorn_potentials(geom: CostGeometry, a, b, eps, *, f=None, g=None, eps_start=None,
@@ -74,7 +81,8 @@ def sinkhorn_potentials(geom: CostGeometry, a, b, eps, *, f=None, g=None, eps_st
         f = torch.zeros(geom.n, dtype=geom.x.dtype, device=geom.x.device)
         g = torch.zeros(geom.m, dtype=geom.x.dtype, device=geom.x.device)
     start = eps_start if eps_start is not None else max(geom.max_cost(), eps)
-    f, g, n_iter = _anneal(geom, la, lb, f, g, start, eps, scaling)
+    tick = SweepTicker()
+    f, g, n_iter = _anneal(geom, la, lb, f, g, start, eps, scaling, tick)
     auto = overrelax == "auto"
     omega = 1.0 if auto else float(overrelax)
     err, errs = math.inf, []
@@ -84,6 +92,8 @@ def sinkhorn_potentials(geom: CostGeometry, a, b, eps, *, f=None, g=None, eps_st
         err = float(((a_t / mass) * (ratio - 1).abs()).sum())
         errs.append(err)
         n_iter += 1
+        tick(lambda: f"  sweep {n_iter}: eps {eps:.3g}, marginal error {err:.2e} "
+                     f"(target {marginal_tol:.1e}, {_dtype_name(geom)}, omega {omega:.2f})")
         if err <= marginal_tol or (stall and len(errs) > stall
                                    and min(errs[-stall:]) >= 0.99 * min(errs[:-stall])):
             f = f_new
@@ -249,6 +259,9 @@ def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
                          f"cost scale {scale:.3g}); use a larger eps")
     f = g = None
     la, lb = geom.log_weights(geom._t(a / mass)), geom.log_weights(geom._t(b / mass))
+    info("sinkhorn: n=%d, m=%d, d=%d, p=%g, backend %s, %s, first eps %.3g, tol %s",
+         n, geom.m, d, p, geom.backend, "float32 sweeps" if geom32 is not None else
+         "float64 sweeps", eps, f"{tol:.2g}" if adaptive else "none (fixed eps)")
     eps_start = None
     n_iter, rounds = 0, 0
     history = []
@@ -277,6 +290,8 @@ def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
         rel_gap = (upper - lower) / upper if upper > 0 else 0.0
         history.append((eps, lower, upper))
         shrink = _eps_shrink(rel_gap, tol)
+        info("sinkhorn round %d: eps %.4g, %d sweeps (marginal error %.2e), certified "
+             "[%.10g, %.10g], relative gap %.2e", rounds, eps, it, err, lower, upper, rel_gap)
         if not adaptive or rel_gap <= tol or rounds > max_refinements \
                 or eps * shrink < eps_floor:
             break
@@ -289,7 +304,7 @@ def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
                f"certified relative gap {rel_gap:.2e} > tol={tol:.1e} at eps={eps:.3g}")
         warnings.warn(f"Sinkhorn did not converge: {why}; the returned interval "
                       f"[{lower:.6g}, {upper:.6g}] is still certified", RuntimeWarning,
-                      stacklevel=3)
+                      stacklevel=5)
     if cost is None:
         cost = float(geom.plan_stats(u + eps * math.log(mass), v, eps, need=("cost",))[2])
     value = min(max(cost, lower), upper)

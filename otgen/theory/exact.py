@@ -54,7 +54,7 @@ def solve_exact(mu: Measures, p: float, max_iter: int = MAX_ITER) -> dict:
     if not converged:
         warnings.warn(f"network simplex stopped at max_iter={max_iter} before optimality "
                       f"({log.get('warning')}); returned interval [{lower:.6g}, {upper:.6g}] "
-                      "is still certified", RuntimeWarning, stacklevel=3)
+                      "is still certified", RuntimeWarning, stacklevel=4)
     coupling = None
     if P.size > DENSE_PLAN_MAX:  # keep only the support (<= n + m - 1 entries), not n x m
         i, j = np.nonzero(P)

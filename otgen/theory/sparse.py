@@ -39,6 +39,7 @@ from .._validate import Measures
 from .certify import DENSE_PLAN_MAX, default_directions, dense_plan, northwest_coupling
 from .closed_form import gelbrich_lower_bound
 from .costs import BLOCK_ENTRIES, cost_blocks, cost_matrix, pair_costs
+from .progress import info
 
 #: k-d trees are used for the p = 2 c-transform up to this dimension (lifted dim = d + 1)
 KDTREE_MAX_DIM = 8
@@ -140,6 +141,9 @@ def solve_sparse(mu: Measures, p: float, *, tol=None, k=8, subsample=None, max_r
     n, m = len(x), len(y)
     if subsample is None:
         subsample = SUBSAMPLE
+    info("sparse: n=%d, m=%d, d=%d, p=%g, exact potentials of a %d-point subsample, k=%d, "
+         "tol %s", n, m, x.shape[1], p, min(n, m, subsample), k,
+         "none (to optimality)" if tol is None else f"{tol:.2g}")
     f, g, dr, dc = _subsample_potentials(x, y, a, b, p, subsample, rng, k)
     # feasibility backbone: monotone coupling along the principal axis
     bi, bj, _ = northwest_coupling(*(v @ default_directions(x, y, n_random=0)[0] for v in (x, y)),
@@ -177,6 +181,8 @@ def solve_sparse(mu: Measures, p: float, *, tol=None, k=8, subsample=None, max_r
         lower = max(lower, lo)
         history.append((len(edges), lower, upper))
         scale = max(abs(upper), 1e-300)
+        info("sparse round %d: %d edges, certified [%.10g, %.10g], relative gap %.2e",
+             rnd, len(edges), lower, upper, (upper - lower) / scale)
         if (upper - lower) <= target * scale:
             break
         thr = 1e-12 * shift
@@ -194,7 +200,7 @@ def solve_sparse(mu: Measures, p: float, *, tol=None, k=8, subsample=None, max_r
     if not converged:
         warnings.warn(f"sparse exact solver stopped after {rnd} rounds with certified relative gap "
                       f"{rel:.2e}; the interval [{lower:.6g}, {upper:.6g}] is still certified",
-                      RuntimeWarning, stacklevel=3)
+                      RuntimeWarning, stacklevel=4)
     pi, pj, pv = plan
     return dict(value=upper, lower=lower, upper=upper,
                 plan=dense_plan(pi, pj, pv, n, m, dense_plan_max), potentials=pots,

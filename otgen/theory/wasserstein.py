@@ -16,6 +16,7 @@ from .closed_form import gelbrich_lower_bound
 from .costs import pair_costs, torch_cost
 from .entropic import solve_sinkhorn
 from .exact import solve_exact
+from .progress import verbose_logging
 from .sparse import solve_sparse
 from .result import OTResult
 
@@ -26,7 +27,7 @@ GAP_ROUNDING = 1e-10
 
 def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", tol=None,
                 eps=None, seed=None, backend: str = "auto", device=None,
-                max_iter: int | None = None) -> OTResult:
+                max_iter: int | None = None, verbose: bool = False) -> OTResult:
     r"""Optimal transport cost between two weighted point clouds, with certified bounds.
 
     .. math::
@@ -77,6 +78,11 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", tol
         Where Sinkhorn runs (defaults to the tensors' device, else CPU).
     max_iter : int, optional
         Iteration cap (simplex pivots for exact, Sinkhorn iterations per eps for sinkhorn).
+    verbose : bool
+        Print progress to stderr: for ``"sinkhorn"`` and ``"sparse"`` one line per eps or
+        column-generation round with the certified interval so far, and a sweep line at most
+        every 10 s.  The same messages always go to the ``"otgen"`` logger at INFO level
+        (:mod:`otgen.theory.progress`).
 
     Returns
     -------
@@ -128,19 +134,8 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", tol
     if eps is not None and method != "sinkhorn":
         raise ValueError(f"eps is only used by method='sinkhorn', got method={method!r}")
 
-    if method == "exact" and mu.n * mu.m > DENSE_EXACT_MAX:
-        out = solve_sparse(mu, p, tol=None, seed=seed or 0)  # same LP, O(n + m) memory
-    elif method == "exact":
-        out = solve_exact(mu, p, **({"max_iter": max_iter} if max_iter else {}))
-    elif method == "sparse":
-        out = solve_sparse(mu, p, tol=1e-2 if tol is None else tol, seed=seed or 0)
-    elif method == "sinkhorn":
-        out = solve_sinkhorn(mu, p, eps=eps, tol=tol, backend=backend, device=device,
-                             **({"max_iter": max_iter} if max_iter else {}))
-    elif method == "1d":
-        out = _solve_1d(mu, p)
-    else:
-        out = _solve_gaussian(mu, seed)
+    with verbose_logging(bool(verbose)):
+        out = _solve(mu, p, method, tol, eps, seed, backend, device, max_iter)
     implicit = out.pop("implicit_plan", None)
     coupling = out.pop("coupling", None)
     res = OTResult(method=method, p=p, **out)
@@ -153,6 +148,21 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", tol
         _to_torch(res, mu, p, implicit, coupling)
     res.time_s = time.perf_counter() - t0
     return res
+
+
+def _solve(mu: Measures, p, method, tol, eps, seed, backend, device, max_iter) -> dict:
+    if method == "exact" and mu.n * mu.m > DENSE_EXACT_MAX:
+        return solve_sparse(mu, p, tol=None, seed=seed or 0)  # same LP, O(n + m) memory
+    if method == "exact":
+        return solve_exact(mu, p, **({"max_iter": max_iter} if max_iter else {}))
+    if method == "sparse":
+        return solve_sparse(mu, p, tol=1e-2 if tol is None else tol, seed=seed or 0)
+    if method == "sinkhorn":
+        return solve_sinkhorn(mu, p, eps=eps, tol=tol, backend=backend, device=device,
+                              **({"max_iter": max_iter} if max_iter else {}))
+    if method == "1d":
+        return _solve_1d(mu, p)
+    return _solve_gaussian(mu, seed)
 
 
 # --- small-method solvers (closed forms) ------------------------------------------------
