@@ -108,3 +108,28 @@ def test_worker_progress_goes_to_the_log_and_failures_carry_it():
     with pytest.raises(subprocess.CalledProcessError) as info:
         large_n._measure(dict(solver="otgen-nonsense", n=20, d=2))
     assert "method" in info.value.stderr and "nonsense" in info.value.stderr
+
+
+def test_add_row_reports_the_same_wall_time_in_json_and_markdown(tmp_path, monkeypatch):
+    import re
+    import shutil
+
+    from benchmarks import large_n
+
+    shutil.copy(ROOT / "docs" / "benchmarks_large_n.json", tmp_path)
+    before = json.loads((tmp_path / "benchmarks_large_n.json").read_text())
+    row = dict(next(r for r in before["rows"] if "lower" in r))
+    calls = []  # the measurement "takes" 50 min: first reading 0 s, every later one 3000 s
+
+    def clock():
+        calls.append(1)
+        return 0.0 if len(calls) == 1 else 3000.0
+
+    monkeypatch.setattr(large_n.time, "perf_counter", clock)
+    monkeypatch.setattr(large_n, "_measure", lambda spec: dict(row))
+    large_n.main(["--out", str(tmp_path), "--add-row", json.dumps({"solver": row["solver"]})])
+    after = json.loads((tmp_path / "benchmarks_large_n.json").read_text())
+    assert after["wall_s"] == pytest.approx(before["wall_s"] + 3000.0)
+    md = (tmp_path / "benchmarks-large-n.md").read_text()
+    shown = float(re.search(r"wall time ([0-9.]+) min", md).group(1))
+    assert shown == pytest.approx(after["wall_s"] / 60, abs=0.051)

@@ -1,8 +1,10 @@
 """Estimators of optimal transport costs W_c(P, Q) between samples, each with certified bounds.
 
 Layers: :mod:`.costs` (ground costs, lazy reductions) -> solvers (:mod:`.exact`,
-:mod:`.entropic`, :mod:`.closed_form`, :mod:`.sliced`) -> :mod:`.certify` (bounds) ->
-:class:`.result.OTResult`, dispatched by :func:`.wasserstein.wasserstein`.
+:mod:`.sparse`, :mod:`.entropic`, :mod:`.multiscale`, :mod:`.closed_form`, :mod:`.sliced`) ->
+:mod:`.certify` (bounds) -> :class:`.result.OTResult`, dispatched by
+:func:`.wasserstein.wasserstein`; :mod:`.population` (many problems, bootstrap intervals) and
+the paper's programs (:mod:`.encoders`, :mod:`.information`) on top.
 """
 from .closed_form import gaussian_w2, wasserstein_1d
 from .entropic import sinkhorn_divergence

@@ -5,8 +5,9 @@ The rule (measured on 2 CPU cores, see docs/benchmarks.md):
 1. ``d == 1`` and ``p >= 1``: ``"1d"`` -- exact by sorting, O(n log n), any n.
 2. ``n * m <= EXACT_MAX_ENTRIES`` (about 3,000 x 3,000), or ``tol == 0``: ``"exact"`` -- the
    dense network simplex takes a few seconds at most and its interval has zero width.
-3. on a CUDA device: ``"sinkhorn"`` (KeOps reductions, eps refined until the certified gap is
-   <= ``tol``, default 1e-2).
+3. on a CUDA device: ``"sinkhorn"`` (eps refined until the certified gap is <= ``tol``,
+   default 1e-2; backend ``auto``: dense up to 2.5e7 entries, multiscale for d <= 3 and
+   p in {1, 2} from n * m >= 1e9, KeOps reductions otherwise).
 4. otherwise ``"sparse"``: network simplex on a sparse graph grown by column generation, stopped
    once the certified relative gap is <= ``tol`` (default 1e-2); O((n + m) k) memory.
 

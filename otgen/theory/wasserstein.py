@@ -60,7 +60,7 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", tol
         * ``"gaussian"``: Bures formula between the fitted Gaussians (only p == 2); it is the
           Gelbrich lower bound; upper = best projected quantile coupling.
         * ``"auto"``: see :mod:`otgen.theory.choose`.
-    tol : float in (0, 1), optional
+    tol : float in [0, 1), optional
         Requested relative width ``(upper - lower) / upper``.  When it is not met the function
         warns and sets ``converged=False``.
     eps : float > 0, optional
