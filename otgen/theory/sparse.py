@@ -81,6 +81,22 @@ def c_transform_knn(x, y, g, p, k=1):
     return vals, idx
 
 
+def nearest_neighbours(queries, points, k):
+    """Indices (len(queries), k) of the ``k`` Euclidean nearest ``points`` of each query.
+
+    A k-d tree up to ``KDTREE_MAX_DIM``; beyond, blockwise brute force (trees degrade to a slow
+    exhaustive search in high dimension: 16,000 x 16,000 points, k = 8, d = 64: 19.6 s for
+    scipy's cKDTree against ~1.5 s for the blocks on 2 cores).
+    """
+    if queries.shape[1] <= KDTREE_MAX_DIM:
+        idx = cKDTree(points).query(queries, k=k)[1]
+        return np.asarray(idx).reshape(len(queries), k)
+    qt, pt = torch.as_tensor(queries), torch.as_tensor(points)
+    rows = max(1, int(BLOCK_ENTRIES // max(len(points), 1)))
+    return torch.cat([C.topk(k, dim=1, largest=False).indices
+                      for _, C in cost_blocks(qt, pt, 2, rows, reuse=True)]).numpy()
+
+
 def _gaussian_map_factors(x, y):
     """(A^1/2, A^-1/2, t) of the Monge map x -> t + A x between Gaussian fits (I, shift if
     degenerate).  Only affects speed of the k-d tree, never the result."""
@@ -119,10 +135,10 @@ def _subsample_potentials(x, y, a, b, p, size, rng, k):
     for (src, dst, P_, isrc, idst, w, transpose) in (
             (x, y, P, ix, iy, aa, False), (y, x, P.T, iy, ix, bb, True)):
         bary = (P_ @ dst[idst]) / np.maximum(w, 1e-300)[:, None]
-        near = cKDTree(src[isrc]).query(src, k=1)[1]
+        near = nearest_neighbours(src, src[isrc], 1)[:, 0]
         moved = src + (bary - src[isrc])[near]
         kk = min(k, len(dst))
-        nbr = np.asarray(cKDTree(dst).query(moved, k=kk)[1]).reshape(len(src), kk)
+        nbr = nearest_neighbours(moved, dst, kk)
         r_, c_ = np.repeat(np.arange(len(src)), kk), nbr.ravel()
         rows.append(c_ if transpose else r_)
         cols.append(r_ if transpose else c_)

@@ -103,3 +103,15 @@ def test_c_transform_knn_many_blocks_matches_brute_force(monkeypatch, p):
     full = cdist(x, y) ** p - g[None, :]
     np.testing.assert_allclose(vals, np.sort(full, axis=1)[:, :3], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(np.take_along_axis(full, idx, 1), vals, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("d", [1, 3, 8, 9, 64])
+def test_nearest_neighbours_match_brute_force(d):
+    from otgen.theory.sparse import nearest_neighbours
+
+    rng = np.random.default_rng(d)
+    q, pts = rng.normal(size=(70, d)), rng.normal(size=(130, d))
+    idx = nearest_neighbours(q, pts, 5)
+    D = cdist(q, pts)
+    assert idx.shape == (70, 5)
+    np.testing.assert_allclose(np.take_along_axis(D, idx, 1), np.sort(D, 1)[:, :5], rtol=1e-10)
