@@ -72,8 +72,8 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", tol
         ``auto`` choice from n * m >= 1e9 on) takes GeomLoss's coarse-to-fine potentials and
         finishes on a block-sparse KeOps kernel (:mod:`otgen.theory.multiscale`).  Otherwise
         ``auto`` is dense up to 2.5e7 entries, then KeOps on CUDA and torch row blocks on CPU;
-        on blocks and KeOps the Sinkhorn sweeps run in float32 and float64 sweeps finish and
-        certify (docs/theory.md).
+        the Sinkhorn sweeps run in float32 (a float32 copy of the costs, when dense) and
+        float64 sweeps finish and certify (docs/theory.md).
     device : str or torch.device, optional
         Where Sinkhorn runs (defaults to the tensors' device, else CPU).
     max_iter : int, optional
