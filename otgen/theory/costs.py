@@ -84,7 +84,7 @@ def cost_blocks(A: torch.Tensor, B: torch.Tensor, p: float, rows: int, reuse: bo
     overwrite (it is refilled at the next step).  Allocating a fresh ~32 MB block (and its
     temporaries) per step instead costs time and lets glibc's heap fragment: measured, Sinkhorn
     at n = 16,000, d = 8 peaked at +1.3 GB resident, and the sparse solver's c-transform at
-    n = 16,000, d = 64 at 4.2 GB (1.0 GB with the buffer; killed for memory at 24 GB for
+    n = 16,000, d = 64 at 3.8 GB (1.0 GB with the buffer; killed for memory at 24 GB for
     n = 100,000); Sinkhorn's plan reductions at n = 100,000, d = 8 were killed at 24 GB the
     same way until they used the buffer too.
     """
