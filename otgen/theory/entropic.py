@@ -160,11 +160,11 @@ def mixed_precision_potentials(geom: CostGeometry, geom32, a, b, eps, *, scale,
 
     A float32 sweep costs at most half a float64 one on CPU (measured on torch blocks at
     n = 100,000: d = 8 36 s vs 92 s, d = 64 ~60 s vs ~130 s once subnormals are clamped) and
-    far less on most GPUs.  The float32
-    sweeps run to a marginal error of ``max(marginal_tol, FLOAT32_TOL)`` (or until they stall
-    at their rounding floor); the float64 sweeps then continue from their potentials to
-    ``marginal_tol``, so convergence is judged in float64 (at least one float64 sweep) and the
-    certificates, computed from float64 reductions, never see float32 numbers.
+    far less on most GPUs.  The float32 sweeps run to a marginal error of
+    ``max(marginal_tol, FLOAT32_TOL)`` (or until they stall at their rounding floor); the
+    float64 sweeps then continue from their potentials to ``marginal_tol``, so convergence is
+    judged in float64 (at least one float64 sweep) and the certificates, computed from float64
+    reductions, never see float32 numbers.
 
     ``sweep_dtype="auto"`` uses float32 when ``geom32`` is given and its rounding error in the
     exponent, :math:`16 \cdot 2^{-24}\, \mathrm{scale} / \varepsilon`, is below the float32
@@ -238,7 +238,8 @@ def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
         geom = CostGeometry(mu.x, mu.y, p, backend=backend, device=device, dtype=dtype)
     geom32 = (CostGeometry(mu.x, mu.y, p, backend=geom.backend, device=device,
                            dtype=torch.float32)
-              if geom.backend in ("dense", "blocks", "keops") and sweep_dtype != "float64" else None)
+              if geom.backend in ("dense", "blocks", "keops") and sweep_dtype != "float64"
+              else None)
     a, b = mu.a, mu.b * (mu.a.sum() / mu.b.sum())
     mass = float(a.sum())
     diam = geom.max_cost()
