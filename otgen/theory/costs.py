@@ -14,6 +14,7 @@ invariant and centring keeps the matrix-product form of squared distances accura
 """
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -188,6 +189,15 @@ class CostGeometry:
         self.C = torch_cost(self.x, self.y, self.p) if backend == "dense" else None
         self._rows = max(1, int(BLOCK_ENTRIES // max(self.m, 1)))
         self._cols = max(1, int(BLOCK_ENTRIES // max(self.n, 1)))
+
+    def with_dtype(self, dtype) -> "CostGeometry":
+        """The same geometry in another dtype: same centring and backend; a stored dense C is
+        cast, not recomputed (casting the float64 matrix also rounds better than the
+        matrix-product form evaluated in float32)."""
+        other = copy.copy(self)
+        other.x, other.y = self.x.to(dtype), self.y.to(dtype)
+        other.C = None if self.C is None else self.C.to(dtype)
+        return other
 
     # --- helpers -------------------------------------------------------------------------
     def _t(self, v):

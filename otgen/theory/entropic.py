@@ -33,7 +33,7 @@ from .certify import DENSE_PLAN_MAX, dual_lower_bound, rounded_plan_cost
 from .costs import CostGeometry
 from .multiscale import (MULTISCALE_MAX_DIM, MultiscaleGeometry, multiscale_pays,
                          multiscale_potentials)
-from .progress import SweepTicker, info
+from .progress import SweepTicker, logger
 
 
 def _anneal(geom, la, lb, f, g, eps_from, eps_to, scaling, tick):
@@ -236,8 +236,7 @@ def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
         geom = MultiscaleGeometry(mu.x, mu.y, p, device=device, dtype=dtype)
     else:
         geom = CostGeometry(mu.x, mu.y, p, backend=backend, device=device, dtype=dtype)
-    geom32 = (CostGeometry(mu.x, mu.y, p, backend=geom.backend, device=device,
-                           dtype=torch.float32)
+    geom32 = (geom.with_dtype(torch.float32)
               if geom.backend in ("dense", "blocks", "keops") and sweep_dtype != "float64"
               else None)
     a, b = mu.a, mu.b * (mu.a.sum() / mu.b.sum())
@@ -262,9 +261,10 @@ def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
                          f"cost scale {scale:.3g}); use a larger eps")
     f = g = None
     la, lb = geom.log_weights(geom._t(a / mass)), geom.log_weights(geom._t(b / mass))
-    info("sinkhorn: n=%d, m=%d, d=%d, p=%g, backend %s, %s, first eps %.3g, tol %s",
-         n, geom.m, d, p, geom.backend, "float32 sweeps" if geom32 is not None else
-         "float64 sweeps", eps, f"{tol:.2g}" if adaptive else "none (fixed eps)")
+    logger.info("sinkhorn: n=%d, m=%d, d=%d, p=%g, backend %s, %s, first eps %.3g, tol %s",
+                n, geom.m, d, p, geom.backend,
+                "float32 sweeps" if geom32 is not None else "float64 sweeps", eps,
+                f"{tol:.2g}" if adaptive else "none (fixed eps)")
     eps_start = None
     n_iter, rounds = 0, 0
     history = []
@@ -293,8 +293,9 @@ def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
         rel_gap = (upper - lower) / upper if upper > 0 else 0.0
         history.append((eps, lower, upper))
         shrink = _eps_shrink(rel_gap, tol)
-        info("sinkhorn round %d: eps %.4g, %d sweeps (marginal error %.2e), certified "
-             "[%.10g, %.10g], relative gap %.2e", rounds, eps, it, err, lower, upper, rel_gap)
+        logger.info("sinkhorn round %d: eps %.4g, %d sweeps (marginal error %.2e), certified "
+                    "[%.10g, %.10g], relative gap %.2e", rounds, eps, it, err, lower, upper,
+                    rel_gap)
         if not adaptive or rel_gap <= tol or rounds > max_refinements \
                 or eps * shrink < eps_floor:
             break

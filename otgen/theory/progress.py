@@ -42,10 +42,11 @@ def verbose_logging(enabled: bool):
 
 
 class SweepTicker:
-    """Logs a sweep-level message at most every ``every`` seconds (cheap when logging is off)."""
+    """Logs a sweep-level message at most every :data:`SWEEP_EVERY_S` seconds (cheap when
+    logging is off)."""
 
-    def __init__(self, every: float | None = None):
-        self.every = SWEEP_EVERY_S if every is None else every
+    def __init__(self):
+        self.every = SWEEP_EVERY_S
         self.active = logger.isEnabledFor(logging.INFO)
         self.last = time.monotonic()
 
@@ -58,7 +59,3 @@ class SweepTicker:
             self.last = now
             logger.info(message_fn())
 
-
-def info(message: str, *args):
-    """One progress line at INFO level (lazy %-formatting, as in ``logging``)."""
-    logger.info(message, *args)

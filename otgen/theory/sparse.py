@@ -39,7 +39,7 @@ from .._validate import Measures
 from .certify import DENSE_PLAN_MAX, default_directions, dense_plan, northwest_coupling
 from .closed_form import gelbrich_lower_bound
 from .costs import BLOCK_ENTRIES, cost_blocks, cost_matrix, pair_costs
-from .progress import info
+from .progress import logger
 
 #: k-d trees are used for the p = 2 c-transform up to this dimension (lifted dim = d + 1)
 KDTREE_MAX_DIM = 8
@@ -69,13 +69,8 @@ def c_transform_knn(x, y, g, p, k=1):
             len(x), k) - g[idx]
         order = np.argsort(vals, axis=1)
         return np.take_along_axis(vals, order, 1), np.take_along_axis(idx, order, 1)
-    xt, yt, gt = torch.as_tensor(x), torch.as_tensor(y), torch.as_tensor(g)
-    rows = max(1, int(BLOCK_ENTRIES // max(len(y), 1)))
-    # the blocks only pick the indices (one buffer, overwritten in place); the values are
-    # recomputed exactly from coordinates below
-    idx = [C.sub_(gt[None, :]).topk(k, dim=1, largest=False).indices
-           for _, C in cost_blocks(xt, yt, p, rows, reuse=True)]
-    idx = torch.cat(idx).numpy()
+    # the blocks only pick the indices; the values are recomputed exactly from coordinates
+    idx = _blockwise_argmin_k(x, y, p, k, g)
     vals = pair_costs(x, y, np.repeat(np.arange(len(x)), k), idx.ravel(), p).reshape(
         len(x), k) - g[idx]
     return vals, idx
@@ -91,10 +86,17 @@ def nearest_neighbours(queries, points, k):
     if queries.shape[1] <= KDTREE_MAX_DIM:
         idx = cKDTree(points).query(queries, k=k)[1]
         return np.asarray(idx).reshape(len(queries), k)
-    qt, pt = torch.as_tensor(queries), torch.as_tensor(points)
-    rows = max(1, int(BLOCK_ENTRIES // max(len(points), 1)))
-    return torch.cat([C.topk(k, dim=1, largest=False).indices
-                      for _, C in cost_blocks(qt, pt, 2, rows, reuse=True)]).numpy()
+    return _blockwise_argmin_k(queries, points, 2, k)
+
+
+def _blockwise_argmin_k(x, y, p, k, g=None):
+    r"""Indices (n, k) of the ``k`` smallest :math:`\|x_i - y_j\|^p - g_j` per row, by brute
+    force over row blocks of the cost (one buffer, overwritten in place)."""
+    xt, yt = torch.as_tensor(x), torch.as_tensor(y)
+    gt = None if g is None else torch.as_tensor(g)[None, :]
+    rows = max(1, int(BLOCK_ENTRIES // max(len(y), 1)))
+    return torch.cat([(C if gt is None else C.sub_(gt)).topk(k, dim=1, largest=False).indices
+                      for _, C in cost_blocks(xt, yt, p, rows, reuse=True)]).numpy()
 
 
 def _gaussian_map_factors(x, y):
@@ -157,9 +159,9 @@ def solve_sparse(mu: Measures, p: float, *, tol=None, k=8, subsample=None, max_r
     n, m = len(x), len(y)
     if subsample is None:
         subsample = SUBSAMPLE
-    info("sparse: n=%d, m=%d, d=%d, p=%g, exact potentials of a %d-point subsample, k=%d, "
-         "tol %s", n, m, x.shape[1], p, min(n, m, subsample), k,
-         "none (to optimality)" if tol is None else f"{tol:.2g}")
+    logger.info("sparse: n=%d, m=%d, d=%d, p=%g, exact potentials of a %d-point subsample, "
+                "k=%d, tol %s", n, m, x.shape[1], p, min(n, m, subsample), k,
+                "none (to optimality)" if tol is None else f"{tol:.2g}")
     f, g, dr, dc = _subsample_potentials(x, y, a, b, p, subsample, rng, k)
     # feasibility backbone: monotone coupling along the principal axis
     bi, bj, _ = northwest_coupling(*(v @ default_directions(x, y, n_random=0)[0] for v in (x, y)),
@@ -197,8 +199,8 @@ def solve_sparse(mu: Measures, p: float, *, tol=None, k=8, subsample=None, max_r
         lower = max(lower, lo)
         history.append((len(edges), lower, upper))
         scale = max(abs(upper), 1e-300)
-        info("sparse round %d: %d edges, certified [%.10g, %.10g], relative gap %.2e",
-             rnd, len(edges), lower, upper, (upper - lower) / scale)
+        logger.info("sparse round %d: %d edges, certified [%.10g, %.10g], relative gap %.2e",
+                    rnd, len(edges), lower, upper, (upper - lower) / scale)
         if (upper - lower) <= target * scale:
             break
         thr = 1e-12 * shift

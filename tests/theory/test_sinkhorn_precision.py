@@ -1,6 +1,6 @@
 """Float32 Sinkhorn sweeps finished in float64: same certified answer, never a wrong one.
 
-The sweeps that find the potentials may run in float32 on the O(n)-memory backends; the
+The sweeps that find the potentials may run in float32 (dense, blocks, KeOps backends); the
 certificates are float64 reductions.  Truths: scipy's HiGHS LP (``ot_truth.lp_ot``), scipy's
 float64 log-sum-exp, and POT's converged log-domain Sinkhorn at the same eps.
 """
@@ -47,7 +47,8 @@ def _solve(x, y, backend="blocks", **kw):
     return solve_sinkhorn(check_measures(x, y, None, None), 2.0, backend=backend, **kw)
 
 
-@pytest.mark.parametrize("d,backend", [(2, "blocks"), (8, "blocks"), (2, "keops")])
+@pytest.mark.parametrize("d,backend",
+                         [(2, "blocks"), (8, "blocks"), (2, "keops"), (8, "dense")])
 def test_float32_sweeps_give_the_float64_answer(small_blocks, d, backend):
     pytest.importorskip("pykeops") if backend == "keops" else None
     rng = np.random.default_rng(d)
@@ -65,6 +66,21 @@ def test_float32_sweeps_give_the_float64_answer(small_blocks, d, backend):
     P = ot.sinkhorn(a, b, C, 0.1, method="sinkhorn_log", stopThr=1e-12, numItermax=100_000)
     for r in out.values():
         assert r["value"] == pytest.approx(float((P * C).sum()), rel=1e-4)
+
+
+def test_with_dtype_casts_the_stored_matrix_and_keeps_the_original():
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(30, 3)) + 1e3, rng.normal(size=(20, 3)) + 1e3  # far from 0
+    geom = CostGeometry(x, y, 2.0, backend="dense")
+    g32 = geom.with_dtype(torch.float32)
+    assert g32.backend == "dense" and g32.C.dtype == torch.float32
+    assert geom.C.dtype == torch.float64 and geom.x.dtype == torch.float64
+    # the float32 matrix is the float64 one rounded: within float32 rounding of scipy's
+    # difference-based costs (the points are centred first, so 1e3 offsets do not cancel)
+    truth = torch.as_tensor(cost_matrix(x, y), dtype=torch.float32)
+    torch.testing.assert_close(g32.C, truth, rtol=2 ** -23, atol=0)
+    blocks32 = CostGeometry(x, y, 2.0, backend="blocks").with_dtype(torch.float32)
+    assert blocks32.C is None and blocks32.x.dtype == torch.float32
 
 
 def test_float32_stall_hands_over_to_float64(small_blocks):
