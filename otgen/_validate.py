@@ -51,7 +51,12 @@ def _to_numpy(arr, name: str) -> np.ndarray:
     if is_tensor(arr):
         if arr.is_complex():
             raise TypeError(f"{name} must be real-valued, got a complex tensor ({arr.dtype})")
+        if arr.dtype in (torch.bfloat16, torch.float16):
+            arr = arr.float()  # exact: every bfloat16/float16 value is a float32
         return arr.detach().cpu().numpy()
+    if isinstance(arr, np.ma.MaskedArray):
+        raise TypeError(f"{name} is a numpy masked array; otgen does not guess what masked "
+                        f"entries mean: pass {name}.compressed() or {name}.filled(value)")
     if isinstance(arr, (list, tuple)) or np.isscalar(arr):
         arr = np.asarray(arr)
     if not isinstance(arr, np.ndarray):
@@ -128,6 +133,9 @@ def check_weights(w, n: int, name: str = "a") -> np.ndarray:
         raise ValueError(f"{name} has negative weights (min {arr.min():.3g}); weights must be >= 0")
     if arr.sum() <= 0:
         raise ValueError(f"{name} sums to zero; weights must have positive total mass")
+    if not np.isfinite(arr.sum()):
+        raise ValueError(f"{name} sums to more than the largest float64 (max weight "
+                         f"{arr.max():.3g}); rescale the weights, e.g. {name} / {name}.max()")
     return arr
 
 
@@ -148,6 +156,21 @@ def check_positive(value, name: str, *, allow_none: bool = False, strict: bool =
     if not np.isfinite(value) or value < 0 or (strict and value == 0):
         raise ValueError(f"{name} must be {'> 0' if strict else '>= 0'} and finite, got {value}")
     return value
+
+
+def check_device(device):
+    """A torch device that exists here (None stays None)."""
+    if device is None:
+        return None
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as e:
+        raise ValueError(f"device={device!r} is not a torch device (expected 'cpu', 'cuda', "
+                         f"'cuda:0', ...): {e}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} asks for CUDA, but this torch build has no CUDA "
+                         "device available; use device='cpu' (or None)")
+    return dev
 
 
 def check_int(value, name: str, minimum: int = 1) -> int:

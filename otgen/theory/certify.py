@@ -41,37 +41,39 @@ def dense_plan(i, j, mass, n: int, m: int, max_entries: float = DENSE_PLAN_MAX):
 def dual_lower_bound(geom: CostGeometry, a, b, f):
     """Certified lower bound from a row potential ``f`` by a double c-transform.
 
-    Returns ``(lower, f_cc, g_c)`` with ``f_cc_i + g_c_j <= C_ij`` for all i, j.
+    Returns ``(lower, f_cc, g_c)`` with ``f_cc_i + g_c_j <= C_ij`` for all i, j *for the
+    exact costs*: the geometry's costs are within ``E = geom.cost_error()`` of them and each
+    subtraction rounds by u |C - g|, so ``f_cc`` is lowered by ``E + 4u |f_cc| + 4u max|g|``;
+    the dual value is then summed exactly (:func:`otgen.theory.rounding.dot_interval`) and
+    rounded down.  ``b`` must be the balanced weights (sum(b) = sum(a)).
     """
-    a, b = geom._t(a), geom._t(b)
+    from .rounding import U, dot_interval, fraction_down, up
+
     g_c = geom.cmin(f, transpose=True)          # g_j = min_i C_ij - f_i
     f_cc = geom.cmin(g_c)                       # f_i = min_j C_ij - g_j  (>= f, still feasible)
-    lower = float((a * f_cc).sum() + (b * g_c).sum())
-    return lower, f_cc, g_c
-
-
-def round_dense_plan(P: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Round a nonnegative matrix onto the transport polytope U(a, b) (AWR 2017, Alg. 2)."""
-    P = np.maximum(np.asarray(P, dtype=np.float64), 0)
-    r = P.sum(1)
-    P = P * np.minimum(1.0, np.divide(a, r, out=np.ones_like(a), where=r > 0))[:, None]
-    c = P.sum(0)
-    P = P * np.minimum(1.0, np.divide(b, c, out=np.ones_like(b), where=c > 0))[None, :]
-    er = np.maximum(a - P.sum(1), 0)
-    ec = np.maximum(b - P.sum(0), 0)
-    if er.sum() > 0:
-        P = P + np.outer(er, ec) / er.sum()
-    return P
+    f_np = f_cc.double().cpu().numpy()
+    g_np = g_c.double().cpu().numpy()
+    slack = up(geom.cost_error() + 4 * U * float(np.abs(g_np).max()))
+    f_np = f_np - (4 * U * np.abs(f_np) + slack) * (1 + 4 * U)
+    # sum(a) = sum(b) holds only to rounding: the exact dual of (a, b~) uses b~ = b sum a / sum b,
+    # which is within 2 u b of b; the extra term bounds that difference
+    lo = fraction_down(dot_interval(np.asarray(a, np.float64), f_np)[0]
+                       + dot_interval(np.asarray(b, np.float64), g_np)[0])
+    mismatch = up(2 * (len(f_np) + len(g_np) + 4) * U
+                  * float(np.dot(np.asarray(b, np.float64), np.abs(g_np))))
+    return lo - mismatch, geom._t(f_np), g_c
 
 
 def rounded_plan_cost(geom: CostGeometry, a, b, u, v, eps, plan_cost=False):
-    r"""Cost of the entropic plan :math:`P_{ij} = e^{(u_i + v_j - C_{ij})/\varepsilon}` after
-    rounding onto U(a, b), computed without storing P.
+    r"""Certified upper bound from the entropic plan
+    :math:`P_{ij} = e^{(u_i + v_j - C_{ij})/\varepsilon}`, rounded onto U(a, b), computed
+    without storing P.
 
-    ``u, v`` include the log-weights.  Returns ``(upper, marginal_error_l1, plan_cost)``;
-    ``plan_cost`` is :math:`\langle P, C\rangle` of the unrounded plan when asked for (from
-    the same pass as its row sums: free on torch blocks, one more reduction on KeOps), else
-    None.
+    ``u, v`` include the log-weights; ``b`` the balanced weights.  Returns
+    ``(upper, marginal_error_l1, plan_cost)``; ``plan_cost`` is :math:`\langle P, C\rangle` of
+    the unrounded plan when asked for (from the same pass as its row sums: free on torch
+    blocks, one more reduction on KeOps), else None.  The bound is rigorous for the exact
+    inputs: see :func:`rounding_upper_bound`.
     """
     a, b, u, v = (geom._t(t) for t in (a, b, u, v))
     rows, _, cost0 = geom.plan_stats(u, v, eps, need=("rows", "cost") if plan_cost else ("rows",))
@@ -81,13 +83,56 @@ def rounded_plan_cost(geom: CostGeometry, a, b, u, v, eps, plan_cost=False):
     t = torch.where(cols > 0, torch.clamp(b / cols, max=1.0), torch.ones_like(cols))
     v1 = v + eps * torch.log(t)
     rows2, cols2, cost = geom.plan_stats(u1, v1, eps)
-    er = torch.clamp(a - rows2, min=0)
-    ec = torch.clamp(b - cols2, min=0)
     marg_err = float((a - rows).abs().sum())
-    upper = float(cost)
-    if float(er.sum()) > 0:
-        upper += float(geom.bilinear(er, ec)) / float(er.sum())
+    upper = rounding_upper_bound(geom, a.double().cpu().numpy(), b.double().cpu().numpy(),
+                                 rows2.double().cpu().numpy(), cols2.double().cpu().numpy(),
+                                 float(cost))
     return upper, marg_err, (float(cost0) if plan_cost else None)
+
+
+def rounding_upper_bound(geom: CostGeometry, a, b, rows, cols, cost) -> float:
+    r"""Rigorous upper bound on OT(a, b~) from a nonnegative matrix P' whose row sums, column
+    sums and cost :math:`\sum P'_{ij} \hat C_{ij}` were computed as ``rows``, ``cols``, ``cost``.
+
+    Altschuler-Weed-Rigollet rounding, in exact arithmetic on the exact P': scale rows by
+    :math:`s_i = \min(1, a_i / r_i)`, columns by :math:`t_j = \min(1, b_j / c_j)`, and add
+    :math:`e_r e_c^T / \delta` for the deficits (total :math:`\delta`).  The computed sums
+    are within :math:`\rho = \gamma_{\max(n, m) + 16}` relative of the exact ones (16 ulps for
+    re-evaluating exp on identical inputs in separate passes); the computed cost within
+    :math:`\gamma_{nm + 16}` plus ``geom.cost_error()`` per unit of mass.  Deficits are bounded
+    above entrywise (:math:`\bar e_r, \bar e_c`), their total below (:math:`\delta_{lo}`), and
+    the correction is the smaller of :math:`\max C \cdot \bar\delta` and
+    :math:`\bar e_r^T \bar C \bar e_c / \delta_{lo}`.
+    """
+    from math import fsum
+
+    from .rounding import U, gamma, up
+
+    n, m = len(a), len(b)
+    rho = 2 * gamma(max(n, m) + 16)
+    E = geom.cost_error()
+    b_hi = b * (1 + 2 * gamma(n + m + 4))  # the float b against the exact b~ = b sum a / sum b
+    b_lo = b * (1 - 2 * gamma(n + m + 4))
+    r_lo = rows * (1 - rho)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s_lo = np.where(rows > 0, np.minimum(1.0, a / (rows * (1 + rho))), 1.0)
+        t_lo = np.where(cols > 0, np.minimum(1.0, b_lo / (cols * (1 + rho))), 1.0)
+    s_lo, t_lo = s_lo * (1 - 4 * U), t_lo * (1 - 4 * U)
+    er = np.maximum(a - s_lo * r_lo * float(t_lo.min(initial=1.0)), 0.0) * (1 + 4 * U)
+    ec = np.maximum(b_hi - t_lo * cols * (1 - rho) * float(s_lo.min(initial=1.0)), 0.0) * (1 + 4 * U)
+    total_hi = up(fsum(rows.tolist()) * (1 + rho) * (1 + 2 * U))
+    mass_lo = fsum(a.tolist()) * (1 - 2 * U)
+    delta_lo = mass_lo - total_hi
+    delta_hi = up(min(fsum(er.tolist()), fsum(ec.tolist())) * (1 + 2 * U))
+    plan_part = up(cost * (1 + 2 * gamma(n * m + 16)) + E * total_hi)
+    correction = up(geom.max_cost_bound() * delta_hi)
+    if delta_lo > 0 and delta_hi > 0:
+        R = geom.sq_radius()
+        bil = float(geom.bilinear(er, ec))
+        err = (E + gamma(n + m + geom.x.shape[1] + 8) * 4 * R) * fsum(er.tolist()) * fsum(ec.tolist())
+        bil_hi = up(max(bil, 0.0) * (1 + 2 * gamma(n + m + 8)) + err * (1 + 4 * U))
+        correction = min(correction, up(bil_hi / (delta_lo * (1 - 2 * U))))
+    return up(plan_part + correction)
 
 
 def northwest_coupling(pa: np.ndarray, pb: np.ndarray, a: np.ndarray, b: np.ndarray):
@@ -115,10 +160,12 @@ def northwest_coupling(pa: np.ndarray, pb: np.ndarray, a: np.ndarray, b: np.ndar
     return ia[i], ib[j], mass
 
 
-def projected_coupling_upper(x, y, a, b, p, directions) -> tuple[float, np.ndarray]:
-    """Best (over ``directions``) cost of the projected quantile coupling: a certified upper bound.
+def projected_coupling_cost(x, y, a, b, p, directions) -> tuple[float, np.ndarray]:
+    """Best (over ``directions``) float cost of the projected quantile coupling: a quick
+    estimate of an upper bound (not certified: see
+    :func:`otgen.theory.certificate.projected_coupling_upper` for the certified one).
 
-    Returns ``(upper, best_direction)``.
+    Returns ``(cost, best_direction)``.
     """
     best, best_dir = np.inf, None
     for theta in directions:

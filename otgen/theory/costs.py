@@ -310,6 +310,48 @@ class CostGeometry:
             total = total + u[sl] @ (C @ v)
         return total
 
+    def cost_error(self) -> float:
+        r"""Bound on :math:`|\hat C_{ij} - C_{ij}|` over all pairs: the cost this geometry
+        computes (matrix-product form or KeOps differences, on rounded centred coordinates)
+        against the exact cost of the caller's points (:mod:`otgen.theory.rounding`).
+
+        Centring rounds each coordinate by u |x - c| and the matrix-product form adds
+        :math:`\gamma_{d+3}(|x|^2 + |y|^2 + 2|x||y|)`, so the squared distance is off by at
+        most :math:`E_S = (4\gamma_{d+3} + 8u) R` with :math:`R = \max|x|^2 + \max|y|^2`
+        (centred); the root and power add 8u of the largest cost ``M``:
+        :math:`E_S^{p/2} + 8uM` for p <= 2 (Hölder), :math:`\frac p2 (M^{2/p} + E_S)^{p/2 - 1}
+        E_S + 8uM` for p > 2.
+        """
+        from .rounding import U, gamma, up
+
+        d = self.x.shape[1]
+        R = self.sq_radius()
+        e_s = up((4 * gamma(d + 3) + 8 * U) * R * (1 + 4 * U))
+        if self.p == 2:
+            return e_s
+        M = self.max_cost_bound()
+        if self.p < 2:
+            return up(up(e_s ** (self.p / 2) * (1 + 4 * U)) + 8 * U * M)
+        return up(self.p / 2 * (M ** (2 / self.p) + e_s) ** (self.p / 2 - 1) * e_s * (1 + 8 * U)
+                  + 8 * U * M)
+
+    def sq_radius(self) -> float:
+        """max |x_i|^2 + max |y_j|^2 of the centred coordinates, rounded up."""
+        from .rounding import gamma, up
+
+        d = self.x.shape[1]
+        rx = float((self.x.double() ** 2).sum(1).max()) if self.n else 0.0
+        ry = float((self.y.double() ** 2).sum(1).max()) if self.m else 0.0
+        return up((rx + ry) * (1 + 2 * gamma(d + 2)))
+
+    def max_cost_bound(self) -> float:
+        """A rigorous upper bound on every exact cost: (2 sqrt(max |z|^2) (1 + 4u) + centring
+        error)^p over the pooled centred points z, rounded up."""
+        from .rounding import U, up
+
+        rad = up(float(np.sqrt(self.sq_radius())) * (1 + 4 * U))
+        return up((2 * rad * (1 + 8 * U)) ** self.p * (1 + 8 * U))
+
     def max_cost(self) -> float:
         """An upper bound on max_ij C_ij (diameter of the joint cloud, to the power p)."""
         both = torch.cat([self.x, self.y])

@@ -31,12 +31,18 @@ import numpy as np
 import ot
 from scipy.special import gammaln, hyp1f1, logsumexp
 
-from .._validate import (backend_of, check_balanced, check_points, check_positive,
-                         check_weights, is_tensor)
+from .._validate import (Measures, backend_of, check_balanced, check_cost_range, check_points,
+                         check_positive, check_weights, is_tensor)
+from .certificate import ExactProblem, MatrixProblem
 from .costs import BLOCK_ENTRIES, cost_matrix
+from .exact import solve_problem
+from .rounding import U, cost_rel_error
 
 #: network-simplex iteration cap (POT's default of 1e5 is too small beyond n ~ 2000)
 _MAX_ITER = 10**9
+#: relative accuracy assumed for the noise-averaged cost of p != 2 (scipy's hyp1f1, or four
+#: terms of its asymptotic series where |argument| > 1e4 (b + 1)^2, truncation < 1e-16)
+NOISY_COST_RTOL = 1e-12
 
 
 # --- results -------------------------------------------------------------------------------
@@ -186,25 +192,28 @@ def decode(G: Callable, z_in, m: int, dx: int | None = None, name: str = "G") ->
     return check_points(out, f"{name}(z)").astype(np.float64)
 
 
-def _transport(a: np.ndarray, b: np.ndarray, C: np.ndarray):
-    """Exact OT LP by the network simplex, with a certified dual bracket.
+def _transport(P: ExactProblem):
+    """Exact OT LP by the capped network simplex, certified on the exact problem
+    (:func:`otgen.theory.exact.solve_problem`).
 
-    Returns ``(plan, lower, upper, f, g, converged)``.
+    Returns ``(plan, lower, upper, f, g, converged, value)`` with a dense plan.
     """
-    b = b * (a.sum() / b.sum())  # equal masses to the last bit, as the simplex needs
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        P, log = ot.emd(a, b, C, numItermax=_MAX_ITER, log=True)
-    converged = log.get("result_code", 1) == 1
-    if not converged:
-        warnings.warn(f"network simplex stopped before optimality ({log.get('warning')}); the "
-                      "returned [lower, upper] bracket is still certified", RuntimeWarning,
-                      stacklevel=3)
-    P = np.asarray(P, dtype=np.float64)
-    # a double c-transform makes the simplex potentials exactly feasible: f_i + g_j <= C_ij
-    g = np.min(C - np.asarray(log["u"])[:, None], axis=0)
-    f = np.min(C - g[None, :], axis=1)
-    return P, float(a @ f + b @ g), float(np.sum(P * C)), f, g, converged
+    out = solve_problem(P, _MAX_ITER)
+    i, j, mass = out["coupling"]
+    plan = np.zeros(P.shape)
+    np.add.at(plan, (i, j), mass)
+    f, g = out["potentials"]
+    return plan, out["lower"], out["upper"], f, g, out["converged"], out["value"]
+
+
+def _cost_problem(x, y, a, b, p: float, s: float) -> ExactProblem:
+    """The LP of encoder_ot: points (s = 0), or the noise-averaged matrix, whose relative error
+    is that of the squared distances plus one addition for p = 2 (``r^2 + d s^2``), and an
+    assumed 1e-12 for scipy's hyp1f1 / the asymptotic series otherwise."""
+    if s == 0:
+        return ExactProblem.build(x, y, a, b, p)
+    rel = cost_rel_error(x.shape[1], 2.0) + 8 * 2.0 ** -53 if p == 2 else NOISY_COST_RTOL
+    return MatrixProblem.from_matrix(_noisy_cost(x, y, p, s), a, b, rel_err=rel)
 
 
 def _noisy_cost(x: np.ndarray, y: np.ndarray, p: float, s: float) -> np.ndarray:
@@ -308,9 +317,9 @@ def encoder_ot(x, z, G: Callable, a=None, b=None, *, p: float = 2,
     s = check_positive(decoder_noise, "decoder_noise", strict=False)
     y = decode(G, z if is_tensor(z) else zv, zv.shape[0], xv.shape[1])
     x64 = xv.astype(np.float64)
-    C = cost_matrix(x64, y, p) if s == 0 else _noisy_cost(x64, y, p, s)
-    P, lower, upper, f, g, conv = _transport(av, bv, C)
-    return EncoderOTResult(value=upper, lower=min(lower, upper), upper=upper,
+    check_cost_range(Measures(x64, y, av, bv, backend), p)
+    P, lower, upper, f, g, conv, value = _transport(_cost_problem(x64, y, av, bv, p, s))
+    return EncoderOTResult(value=value, lower=lower, upper=upper,
                            plan=backend.wrap(P), decoded=backend.wrap(y),
                            potentials=(backend.wrap(f), backend.wrap(g)), p=p,
                            decoder_noise=s, converged=conv)
@@ -418,10 +427,15 @@ def penalized_ot(x, z, G: Callable, lam: float, a=None, b=None, *, latent_grid=N
                              f"have dimension {zv.shape[1]}: the grid must live in latent space")
         grid_in = latent_grid if is_tensor(latent_grid) else grid
     gy = decode(G, grid_in, grid.shape[0], xv.shape[1])
+    check_cost_range(Measures(xv, gy, av, av[:0], backend), p)
     c1 = cost_matrix(xv, gy, p)           # (n, K) reconstruction costs
     c2 = cost_matrix(grid, zv, 1.0)       # (K, m) latent W_1 costs
     E, via = _shortest_paths(c1, lam * c2)
-    P, lower, _, _, _, conv = _transport(av, bv, E)
+    # E = min_k (c1 + lam c2) of nonnegative terms: within the larger relative error of the
+    # two cost matrices, plus the rounding of lam * c2 and of the sum
+    rel = max(cost_rel_error(xv.shape[1], p), cost_rel_error(zv.shape[1], 1.0) + U) + 2 * U
+    P, lower, upper, _, _, conv, value = _transport(MatrixProblem.from_matrix(E, av, bv,
+                                                                                rel_err=rel))
     n, K = c1.shape
     enc = np.zeros((n, K))
     i, j = np.nonzero(P)
@@ -432,10 +446,11 @@ def penalized_ot(x, z, G: Callable, lam: float, a=None, b=None, *, latent_grid=N
     q = enc.sum(0)
     used = np.flatnonzero(q > 0)
     lat = np.zeros((K, zv.shape[0]))
-    lat[used] = _transport(q[used], bv, c2[used])[0]
+    lat[used] = _transport(MatrixProblem.from_matrix(c2[used], q[used], bv))[0]
     recon, pen = float(np.sum(enc * c1)), float(np.sum(lat * c2))
-    upper = recon + lam * pen  # cost of the returned feasible flow
-    return PenalizedOTResult(value=upper, lower=min(lower, upper), upper=upper,
+    # value and bounds: the certified LP on E (a flow of cost <= upper exists: decompose the
+    # coupling along the shortest paths); recon + lam pen is the returned flow's float cost
+    return PenalizedOTResult(value=value, lower=lower, upper=upper,
                              encoder_plan=backend.wrap(enc), latent_plan=backend.wrap(lat),
                              aggregate=backend.wrap(enc.sum(0)), reconstruction=recon,
                              penalty=pen, lam=lam, latent_grid=backend.wrap(grid),

@@ -33,7 +33,7 @@ from .certify import DENSE_PLAN_MAX, dual_lower_bound, rounded_plan_cost
 from .costs import CostGeometry
 from .multiscale import (MULTISCALE_MAX_DIM, MultiscaleGeometry, multiscale_pays,
                          multiscale_potentials)
-from .progress import SweepTicker, logger
+from .progress import SweepTicker, logger, warn_caller
 
 
 def _anneal(geom, la, lb, f, g, eps_from, eps_to, scaling, tick):
@@ -242,15 +242,18 @@ def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
     a, b = mu.a, mu.b * (mu.a.sum() / mu.b.sum())
     mass = float(a.sum())
     diam = geom.max_cost()
+    if diam == 0 and np.array_equal(np.unique(np.concatenate([mu.x, mu.y]), axis=0),
+                                    np.asarray(mu.x[:1])):
+        return _all_points_coincide(mu, a, b, mass)
     scale = max(diam, 1e-300)
     adaptive = eps is None
     tol = 1e-2 if tol is None else tol
     if adaptive:
         # first guess: the entropic bias of the plan is ~ eps * log-ish factors, so aim eps at
         # tol/2 of a cheap feasible cost (best projected quantile coupling), refine if needed
-        from .certify import default_directions, projected_coupling_upper
+        from .certify import default_directions, projected_coupling_cost
 
-        rough, _ = projected_coupling_upper(mu.x.astype(np.float64), mu.y.astype(np.float64),
+        rough, _ = projected_coupling_cost(mu.x.astype(np.float64), mu.y.astype(np.float64),
                                             a, b, p, default_directions(mu.x, mu.y))
         eps = max(0.5 * tol * rough / mass, 2e-12 * scale) if rough > 0 else 1e-3 * scale
     if marginal_tol is None:
@@ -283,6 +286,11 @@ def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
                 max_iter=max_iter)
         n_iter += it
         rounds += 1
+        if not (bool(torch.isfinite(f).all()) and bool(torch.isfinite(g).all())):
+            # the sweeps overflowed (costs spanning ~1e40 at this eps): any finite potential
+            # still gives a certified interval, so certify from the finite part, not converged
+            f, g = (torch.where(torch.isfinite(t), t, torch.zeros_like(t)) for t in (f, g))
+            err = math.inf
         lower, f_c, g_c = dual_lower_bound(geom, a, b, f)
         u = f + eps * la
         v = g + eps * lb
@@ -306,9 +314,8 @@ def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
         why = (f"marginal error {err:.2e} > marginal_tol={marginal_tol:.1e} after "
                f"max_iter={max_iter}" if err > marginal_tol else
                f"certified relative gap {rel_gap:.2e} > tol={tol:.1e} at eps={eps:.3g}")
-        warnings.warn(f"Sinkhorn did not converge: {why}; the returned interval "
-                      f"[{lower:.6g}, {upper:.6g}] is still certified", RuntimeWarning,
-                      stacklevel=5)
+        warn_caller(f"Sinkhorn did not converge: {why}; the returned interval "
+                      f"[{lower:.6g}, {upper:.6g}] is still certified")
     if cost is None:
         cost = float(geom.plan_stats(u + eps * math.log(mass), v, eps, need=("cost",))[2])
     value = min(max(cost, lower), upper)
@@ -324,6 +331,16 @@ def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
                       "eps_history": history,
                       **({"kept_fraction": geom.kept_fraction}
                          if geom.backend == "multiscale" else {})})
+
+
+def _all_points_coincide(mu: Measures, a, b, mass) -> dict:
+    """Every cost is exactly 0 (one point repeated): OT = 0, no eps to choose (and Sinkhorn's
+    eps relative to a zero cost scale would underflow)."""
+    n, m = len(a), len(b)
+    plan = np.outer(a, b) / mass if n * m <= DENSE_PLAN_MAX else None
+    return dict(value=0.0, lower=0.0, upper=0.0, plan=plan,
+                potentials=(np.zeros(n), np.zeros(m)), converged=True, n_iter=0, eps=None,
+                info={"marginal_error": 0.0, "refinements": 0, "backend": "none"})
 
 
 def _dense_cost(geom):

@@ -1,64 +1,163 @@
-r"""Exact OT by the network simplex (POT's ``ot.emd``), with a certified duality gap.
+r"""Exact OT by the network simplex (POT's ``ot.emd``), certified on the exact inputs.
 
 The LP
 
 .. math:: \min_{\pi \ge 0,\ \pi 1 = a,\ \pi^T 1 = b} \langle \pi, C \rangle
           \;=\; \max_{f_i + g_j \le C_{ij}} \langle a, f\rangle + \langle b, g\rangle
 
-is solved by POT's network simplex (Bonneel et al. 2011).  The primal plan's cost is the upper
-bound; the dual potentials, made exactly feasible by a c-transform, give the lower bound.  At
-optimality both agree to floating-point rounding; when the simplex hits its iteration cap the
-interval stays valid and ``converged`` is False.
+is solved by POT's network simplex (Bonneel et al. 2011) on a **capped** cost
+:math:`\min(C, M)`, with M a small multiple of the transport distances the plan needs.  Far-apart
+clusters make C span many orders of magnitude (1e12 between clusters, 0.1 inside), and the
+simplex's potentials then carry absolute errors of about u max C: its optimality test fails and
+the dual cancels catastrophically.  Capping keeps every potential of order M.  It is exact
+whenever the optimal capped plan uses no capped pair: that plan costs the same under C, and
+:math:`\mathrm{OT}(\min(C, M)) \le \mathrm{OT}(C)`; otherwise M grows and the LP is solved again.
+
+The interval is then certified on the exact inputs (:mod:`otgen.theory.certificate`): the upper
+bound is the cost of the plan's support with exact integer flows, the lower bound a double
+c-transform of the simplex's column potential, and ``converged`` means that certified gap is at
+rounding level (:data:`EXACT_RTOL`).  When it is not (the simplex stopped at a non-optimal basis),
+the LP is re-solved on the reduced costs :math:`C_{ij} - f_i - g_j \ge 0` of the certified
+potentials, capped at a much smaller level: they are ~0 on every pair that matters, so POT's
+absolute precision becomes relative to that level.
 """
 from __future__ import annotations
 
 import warnings
+from math import fsum
 
 import numpy as np
 import ot
 
 from .._validate import Measures
-from .certify import DENSE_PLAN_MAX, round_dense_plan
-from .costs import BLOCK_ENTRIES, cost_matrix
+from .certificate import ExactProblem, PlanValue, certified_dual, plan_value
+from .certify import DENSE_PLAN_MAX, northwest_coupling
+from .progress import warn_caller
+from .rounding import U
 
 #: network-simplex iteration cap (POT's default of 1e5 is too small beyond n ~ 2000)
 MAX_ITER = 10**9
+#: certified relative gap below which the simplex's answer is declared optimal.  The bounds' own
+#: rounding is ~1e-14 relative; POT's potentials are accurate to ~1e-12 of the cost cap (tree
+#: paths of n + m arcs), which at n = 5,000 left gaps of 3.7e-11 before a repair
+EXACT_RTOL = 1e-10
+#: a repair caps the reduced costs at this fraction of the cap: they are ~0 wherever the plan
+#: can move, and POT's absolute precision then becomes relative to a much smaller scale
+REPAIR_CAP = 2.0 ** -20
+#: the cost cap starts at this multiple of the largest distance the plan provably needs
+CAP_FACTOR = 16.0
+#: repairs (re-solves on reduced costs) before reporting a non-optimal basis
+MAX_REPAIRS = 2
+
+
+def initial_cap(P: ExactProblem, C: np.ndarray) -> float:
+    """A first cost cap: CAP_FACTOR x the largest nearest-partner cost (every coupling moves
+    some mass at least that far), or the largest cost of the monotone coupling along the first
+    axis if larger (it is a feasible plan)."""
+    nn = max(float(C.min(1).max()), float(C.min(0).max()))
+    nw = 0.0
+    if P.X.shape[1]:  # points (not a bare matrix): the monotone coupling along an axis
+        i, j, _ = northwest_coupling(P.X[:, 0], P.Y[:, 0], P.a, P.b_balanced)
+        nw = float(P.costs(i, j).max())
+    return max(CAP_FACTOR * nn, nw, 2.0 ** -900)
+
+
+def _simplex(a, b, C, cap, max_iter, init=None):
+    """ot.emd on min(C, cap) / cap; returns (plan, u, v, log) with potentials in C's units."""
+    Cc = np.minimum(C, cap)
+    Cc /= cap
+    kw = {} if init is None else {"potentials_init": (init[0] / cap, init[1] / cap)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        G, log = ot.emd(a, b, Cc, numItermax=max_iter, log=True, **kw)
+    return np.asarray(G), np.asarray(log["u"]) * cap, np.asarray(log["v"]) * cap, log
+
+
+def gap_ok(lower: float, upper: float, P: ExactProblem, cap: float) -> bool:
+    """Certified gap at rounding level: EXACT_RTOL relative, or, for a (near-)zero optimum, the
+    rounding of potentials of size ``cap`` (64 u cap per unit mass) and the underflow term."""
+    return upper - lower <= EXACT_RTOL * abs(upper) + 64 * U * cap + 8 * P.tau
+
+
+def solve_capped(P: ExactProblem, C: np.ndarray, max_iter: int):
+    """Solve on capped costs until the cap is not binding; returns (plan, u, v, log, cap)."""
+    return capped_emd(P.a, P.b_balanced, C, initial_cap(P, C), max_iter)
+
+
+def capped_emd(a, b, C, cap, max_iter):
+    """ot.emd on min(C, cap), the cap raised until no capped pair carries mass (then the plan
+    is optimal for C too); returns (plan, u, v, log, cap)."""
+    while True:
+        G, u, v, log = _simplex(a, b, C, cap, max_iter)
+        i, j = np.nonzero(G)
+        used = float(C[i, j].max()) if len(i) else 0.0
+        if used < cap or cap >= float(C.max()):
+            return G, u, v, log, cap
+        cap = max(CAP_FACTOR * cap, 2 * used)
 
 
 def solve_exact(mu: Measures, p: float, max_iter: int = MAX_ITER) -> dict:
     """Solve the OT LP exactly; returns a dict of OTResult fields (numpy arrays)."""
-    C = cost_matrix(mu.x, mu.y, p)
-    a = mu.a
-    b = mu.b * (a.sum() / mu.b.sum())  # equal masses to the last bit, as the simplex needs
-    # POT's simplex potentials carry absolute errors ~(n + m) * 1e-16 * (max C + 1) (its
-    # artificial arcs cost (max C + 1)(n + m)): solve on C / max C so they are relative errors
-    scale = float(C.max()) if C.size and C.max() > 0 else 1.0
-    C /= scale  # in place: C can be huge
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        P, log = ot.emd(a, b, C, numItermax=max_iter, log=True)
+    return solve_problem(ExactProblem.build(mu.x, mu.y, mu.a, mu.b, p), max_iter)
+
+
+def solve_problem(P: ExactProblem, max_iter: int = MAX_ITER) -> dict:
+    """Capped network simplex, certificate and repairs on a normalized problem (points or a
+    cost matrix); OTResult fields in the caller's units."""
+    C = P.cost_rows(0, P.shape[0])  # normalized units (from coordinate differences)
+    G, u, v, log, cap = solve_capped(P, C, max_iter)
     converged = log.get("result_code", 1) == 1
-    P = np.asarray(P)
-    marg = np.abs(P.sum(1) - a).sum() + np.abs(P.sum(0) - b).sum()
-    if marg > 1e-12 * a.sum():
-        P = round_dense_plan(P, a, b)
-    upper = float(np.vdot(P, C)) * scale
-    # c-transform of the simplex's row potential: (u, g) is dual feasible by construction
-    u = np.asarray(log["u"], dtype=np.float64)
-    g = np.full(C.shape[1], np.inf)
-    step = max(1, int(BLOCK_ENTRIES // max(C.shape[1], 1)))  # no second n x m temporary
-    for s in range(0, C.shape[0], step):
-        np.minimum(g, np.min(C[s:s + step] - u[s:s + step, None], axis=0), out=g)
-    lower = float(np.dot(a, u) + np.dot(b, g)) * scale
-    u, g = u * scale, g * scale
+    pv, lower, f, g = _certify(P, G, v)
+    repairs = 0
+    while converged and not gap_ok(lower, pv.upper, P, cap) and repairs < MAX_REPAIRS:
+        repairs += 1  # re-solve on the reduced costs of the certified potentials (see above)
+        R = C - f[:, None] - g[None, :]
+        np.maximum(R, 0.0, out=R)
+        G2, u2, v2, log, _ = capped_emd(P.a, P.b_balanced, R, cap * REPAIR_CAP, max_iter)
+        pv2, lower2, f2, g2 = _certify(P, G2, g + v2)
+        if lower2 > lower:
+            lower, f, g = lower2, f2, g2
+        if pv2.upper < pv.upper:
+            pv, G = pv2, G2
+        converged = log.get("result_code", 1) == 1
+    del C
+    optimal = converged and gap_ok(lower, pv.upper, P, cap)
     if not converged:
-        warnings.warn(f"network simplex stopped at max_iter={max_iter} before optimality "
-                      f"({log.get('warning')}); returned interval [{lower:.6g}, {upper:.6g}] "
-                      "is still certified", RuntimeWarning, stacklevel=4)
-    coupling = None
-    if P.size > DENSE_PLAN_MAX:  # keep only the support (<= n + m - 1 entries), not n x m
-        i, j = np.nonzero(P)
-        coupling, P = (i, j, P[i, j]), None
-    return dict(value=upper, lower=lower, upper=upper, plan=P, coupling=coupling,
-                potentials=(u, g), converged=converged,
-                n_iter=int(log.get("n_iter", 0) or 0), info={"marginal_error": float(marg)})
+        warn_caller(f"network simplex stopped at max_iter={max_iter} before optimality "
+                      f"({log.get('warning')}); the returned interval is still certified")
+    elif not optimal:
+        warn_caller("network simplex ended at a non-optimal basis (certified relative gap "
+                      f"{(pv.upper - lower) / max(abs(pv.upper), 1e-300):.2e}) even after "
+                      f"{MAX_REPAIRS} repairs; the returned interval is still certified")
+    return pack_result(P, pv, lower, f, g, optimal, int(log.get("n_iter", 0) or 0),
+                       {"repairs": repairs, "cost_cap": float(cap)})
+
+
+def _certify(P: ExactProblem, G: np.ndarray, v: np.ndarray):
+    i, j = np.nonzero(G)
+    pv = plan_value(P, i, j, G[i, j])
+    lower, f, g = certified_dual(P, v)
+    return pv, lower, f, g
+
+
+def pack_result(P: ExactProblem, pv: PlanValue, lower: float, f, g, converged: bool,
+                n_iter: int, info: dict) -> dict:
+    """OTResult fields in the caller's units from normalized certified values."""
+    upper_c = P.to_caller_units(pv.upper, "up")
+    lower_c = P.to_caller_units(lower, "down")
+    scale = 2.0 ** (-P.k * P.p)
+    mass = np.ldexp(pv.mass, -P.ka)
+    n, m = P.shape
+    plan = None
+    if n * m <= DENSE_PLAN_MAX:
+        plan = np.zeros((n, m))
+        np.add.at(plan, (pv.i, pv.j), mass)
+    info = dict(info, exact_flows=bool(pv.exact), marginal_error=0.0 if pv.exact else None)
+    info = {k: v for k, v in info.items() if v is not None}
+    # the estimate: the plan's cost in plain float arithmetic (4.0 for a 4.0 problem), which
+    # the certified interval contains up to its own rounding
+    value = fsum((pv.mass * P.costs(pv.i, pv.j)).tolist()) * scale * 2.0 ** -P.ka
+    value = min(max(value, lower_c), upper_c)
+    return dict(value=value, lower=lower_c, upper=upper_c, plan=plan,
+                coupling=(pv.i, pv.j, mass), potentials=(f * scale, g * scale),
+                converged=bool(converged), n_iter=n_iter, info=info)

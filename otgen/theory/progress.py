@@ -59,3 +59,16 @@ class SweepTicker:
             self.last = now
             logger.info(message_fn())
 
+
+
+def warn_caller(message: str, category=RuntimeWarning) -> None:
+    """Issue a warning attributed to the first frame outside the otgen package (the user's
+    line), however deep inside otgen it was raised."""
+    import os
+    import warnings
+
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 2  # stacklevel 1 is this function, 2 its caller
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

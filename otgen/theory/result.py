@@ -1,6 +1,7 @@
 """The result object every otgen estimator returns."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,8 +29,9 @@ class OTResult:
         when the inputs require grad) for torch inputs, a float for numpy inputs.
     lower, upper : float
         Certified bounds on the exact OT cost between the two given empirical measures:
-        ``lower <= OT <= upper`` up to floating-point rounding.  ``lower`` is the value of a
-        dual-feasible pair of potentials, ``upper`` the cost of a feasible coupling.
+        ``lower <= OT <= upper`` in exact arithmetic of the float inputs (rounding is bounded
+        and accounted for, docs/theory.md).  ``lower`` is the value of a dual-feasible pair of
+        potentials, ``upper`` the cost of an exactly feasible coupling.
     method : str
         Method that produced the estimate (``"exact"``, ``"sinkhorn"``, ``"1d"``, ...).
     p : float
@@ -96,11 +98,12 @@ class OTResult:
 
     @property
     def rel_gap(self) -> float:
-        """Relative width ``(upper - lower) / upper`` (0 when both are 0)."""
-        up = float(self.upper)
-        if up <= 0:
-            return 0.0 if self.gap <= 0 else float("inf")
-        return max(self.gap, 0.0) / up
+        """Relative width ``(upper - lower) / |upper|`` (0 when both are 0).  Never clipped: a
+        negative value means an inverted interval, which is a bug to report."""
+        up = abs(float(self.upper))
+        if up == 0:
+            return 0.0 if self.gap == 0 else math.copysign(math.inf, self.gap)
+        return self.gap / up
 
     def contains(self, value: float, rtol: float = 1e-9) -> bool:
         """True if ``value`` lies in ``[lower, upper]`` up to relative rounding ``rtol``."""

@@ -28,6 +28,7 @@ generation).  B. Schmitzer. A sparse multiscale algorithm for dense optimal tran
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import ot
@@ -36,15 +37,24 @@ import torch
 from scipy.spatial import cKDTree
 
 from .._validate import Measures
-from .certify import DENSE_PLAN_MAX, default_directions, dense_plan, northwest_coupling
-from .closed_form import gelbrich_lower_bound
+from .certificate import (ExactProblem, PlanValue, certified_ctransform, dual_value,
+                          plan_value, recentred)
+from .certify import DENSE_PLAN_MAX, default_directions, northwest_coupling
+from .closed_form import certified_gelbrich
 from .costs import BLOCK_ENTRIES, cost_blocks, cost_matrix, pair_costs
-from .progress import logger
+from .exact import CAP_FACTOR, EXACT_RTOL, capped_emd, pack_result
+from .progress import logger, warn_caller
+from .rounding import U
 
 #: k-d trees are used for the p = 2 c-transform up to this dimension (lifted dim = d + 1)
 KDTREE_MAX_DIM = 8
 #: size of the subsample solved densely for the initial potentials
 SUBSAMPLE = 4000
+#: the certificate's second c-transform (which can only tighten the lower bound) is skipped
+#: above this many pairs: one brute-force pass over 4e8 pairs takes ~1.3 s at d = 2
+DOUBLE_CTRANSFORM_MAX = 1e8
+#: added to every (capped, divided) edge cost of the restricted LP to keep zero costs stored
+ZERO_SHIFT = 2.0 ** -4
 
 
 def c_transform_knn(x, y, g, p, k=1):
@@ -125,10 +135,10 @@ def _subsample_potentials(x, y, a, b, p, size, rng, k):
     ix = np.sort(rng.choice(n, min(n, size), replace=False, p=a / a.sum()))
     iy = np.sort(rng.choice(m, min(m, size), replace=False, p=b / b.sum()))
     aa, bb = a[ix] / a[ix].sum(), b[iy] / b[iy].sum()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        P, log = ot.emd(aa, bb, cost_matrix(x[ix], y[iy], p), numItermax=10**9, log=True)
-    f_sub = np.asarray(log["u"])
+    bb *= aa.sum() / bb.sum()
+    C = cost_matrix(x[ix], y[iy], p)
+    cap = CAP_FACTOR * max(float(C.min(1).max()), float(C.min(0).max()), 2.0 ** -900)
+    P, f_sub, _, _, _ = capped_emd(aa, bb, C, cap, 10**9)
     g = c_transform_knn(y, x[ix], f_sub, p)[0][:, 0]  # g_j = min_i C - f_i
     f = c_transform_knn(x, y, g, p)[0][:, 0]
     # displacement candidates: move every point by the barycentric displacement of its nearest
@@ -149,13 +159,17 @@ def _subsample_potentials(x, y, a, b, p, size, rng, k):
 
 def solve_sparse(mu: Measures, p: float, *, tol=None, k=8, subsample=None, max_rounds=50,
                  seed=0, dense_plan_max=DENSE_PLAN_MAX) -> dict:
-    """Exact (or tol-certified) OT by column generation; returns OTResult fields."""
+    """Exact (or tol-certified) OT by column generation; returns OTResult fields.
+
+    The search (k-d trees, candidate pairs, the restricted LPs) runs on rounded, centred
+    coordinates and capped costs; the returned interval is certified on the exact inputs by
+    :mod:`otgen.theory.certificate` (the plan's exact flows, a c-transform over all pairs).
+    """
     rng = np.random.default_rng(seed)
-    x, y = mu.x.astype(np.float64), mu.y.astype(np.float64)
-    center = np.concatenate([x, y]).mean(0)
-    x, y = x - center, y - center
-    a = mu.a
-    b = mu.b * (a.sum() / mu.b.sum())
+    P = ExactProblem.build(mu.x, mu.y, mu.a, mu.b, p)
+    center = np.concatenate([P.X, P.Y]).mean(0)
+    x, y = P.X - center, P.Y - center  # search coordinates only: never used in a bound
+    a, b = P.a, P.b_balanced
     n, m = len(x), len(y)
     if subsample is None:
         subsample = SUBSAMPLE
@@ -171,57 +185,132 @@ def solve_sparse(mu: Measures, p: float, *, tol=None, k=8, subsample=None, max_r
     rows = np.concatenate([np.repeat(np.arange(n), ir.shape[1]), ic.ravel(), bi, dr])
     cols = np.concatenate([ir.ravel(), np.repeat(np.arange(m), ic.shape[1]), bj, dc])
     edges = np.unique(rows.astype(np.int64) * m + cols)
-    target = 1e-13 if tol is None else max(tol, 1e-13)
-    lower, upper, u, v = -np.inf, np.inf, f, g
-    pots, best_dual = None, -np.inf
-    if p == 2:  # Gelbrich: the Bures distance of the moments lower-bounds W_2^2 of any measures
-        lower = gelbrich_lower_bound(x, y, a, b)
-    history = []
+    # cap costs at a multiple of the nearest-partner scale (see otgen.theory.exact): far pairs
+    # of the backbone would otherwise make potentials huge and the simplex inexact
+    near = max(float(c_transform_knn(x, y, np.zeros(m), p, 1)[0].max()),
+               float(c_transform_knn(y, x, np.zeros(n), p, 1)[0].max()))
+    cap = max(CAP_FACTOR * near, 2.0 ** -900)
+    target = EXACT_RTOL if tol is None else max(tol, EXACT_RTOL)
+    gelbrich = certified_gelbrich(P.X, P.Y, P.a, P.b)[1] if p == 2 else -np.inf
+    state = _Search(u=f, v=g)
+    history, cert = [], None
     for rnd in range(1, max_rounds + 1):
-        r, c = edges // m, edges % m
-        cost = pair_costs(x, y, r, c, p)
-        shift = 1.0 + float(cost.max(initial=0.0))  # keeps explicit zero costs in the graph
-        M = sp.coo_array((cost + shift, (r, c)), shape=(n, m))
+        cap = _restricted_solve(P, a, b, edges, cap, state)
+        vr, ir = c_transform_knn(x, y, state.v, p, k)      # min_j C_ij - v_j (an estimate)
+        estimate = max(float(np.dot(a, vr[:, 0]) + np.dot(b, state.v)), gelbrich)
+        history.append((len(edges), estimate, state.upper))
+        logger.info("sparse round %d: %d edges, estimated [%.10g, %.10g], relative gap %.2e",
+                    rnd, len(edges), P.to_caller_units(estimate, "down"),
+                    P.to_caller_units(state.upper, "up"),
+                    (state.upper - estimate) / max(abs(state.upper), 1e-300))
+        thr = 1e-12 * cap
+        viol_r = (vr - state.u[:, None]) < -thr
+        new = (np.repeat(np.arange(n), ir.shape[1])[viol_r.ravel()].astype(np.int64) * m
+               + ir.ravel()[viol_r.ravel()])
+        if state.upper - estimate <= target * abs(state.upper) or new.size == 0:
+            cert = _certify(P, state, gelbrich)
+            logger.info("sparse round %d: certified [%.17g, %.17g]", rnd,
+                        P.to_caller_units(cert.lower, "down"),
+                        P.to_caller_units(cert.plan.upper, "up"))
+            if _gap_met(P, cert.lower, cert.plan.upper, target, cap):
+                break
+            new = cert.violations(state.u, state.v)  # pairs the certificate found violated
+        vc, ic = c_transform_knn(y, x, state.u, p, k)      # min_i C_ij - u_i
+        viol_c = (vc - state.v[:, None]) < -thr
+        new = np.concatenate([new, ic.ravel()[viol_c.ravel()].astype(np.int64) * m
+                              + np.repeat(np.arange(m), ic.shape[1])[viol_c.ravel()]])
+        if new.size == 0 or np.isin(new, edges).all():
+            break  # no violated pair left to add: the certificate is final
+        edges = np.union1d(edges, new)
+        cert = None
+    if cert is None:
+        cert = _certify(P, state, gelbrich)
+        logger.info("sparse round %d: certified [%.17g, %.17g]", rnd,
+                    P.to_caller_units(cert.lower, "down"), P.to_caller_units(cert.plan.upper, "up"))
+    lower, pv = cert.lower, cert.plan
+    converged = _gap_met(P, lower, pv.upper, target, cap)
+    if not converged:
+        rel = (pv.upper - lower) / max(abs(pv.upper), 1e-300)
+        warn_caller(f"sparse exact solver stopped after {rnd} rounds with certified relative gap "
+                      f"{rel:.2e}; the returned interval is still certified")
+    out = pack_result(P, pv, lower, cert.f, cert.g, converged, rnd,
+                      {"solver": "sparse-network-simplex", "edges": int(len(edges)),
+                       "rounds": rnd, "history": history})
+    if n * m > dense_plan_max:
+        out["plan"] = None
+    return out
+
+
+@dataclass
+class _Search:
+    """Column generation state: current potentials, best plan and its (float) cost."""
+
+    u: np.ndarray
+    v: np.ndarray
+    upper: float = np.inf
+    plan: tuple | None = None
+
+
+def _restricted_solve(P: ExactProblem, a, b, edges, cap, state: _Search) -> float:
+    """Network simplex on the candidate edges with costs capped at ``cap`` (raised until the
+    plan uses no capped edge); updates ``state``; returns the cap used."""
+    m = len(b)
+    r, c = edges // m, edges % m
+    cost = P.costs(r, c)
+    while True:
+        # POT's simplex works to absolute tolerances: costs are divided by the cap (so they lie
+        # in [0, 1]), and shifted by ZERO_SHIFT so that explicit zero costs stay in the sparse
+        # matrix (a constant shift changes every plan's cost by the same amount)
+        M = sp.coo_array((np.minimum(cost, cap) / cap + ZERO_SHIFT, (r, c)), shape=(len(a), m))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             G, log = ot.emd(a, b, M, numItermax=10**9, log=True,
-                            potentials_init=(u, v + shift))
+                            potentials_init=(state.u / cap, state.v / cap + ZERO_SHIFT))
         G = sp.coo_array(G)
-        pi, pj, pv = G.row, G.col, G.data
-        up = float(np.dot(pv, pair_costs(x, y, pi, pj, p)))
-        u, v = np.asarray(log["u"]), np.asarray(log["v"]) - shift
-        vr, ir = c_transform_knn(x, y, v, p, k)      # min_j C_ij - v_j
-        lo = float(np.dot(a, vr[:, 0]) + np.dot(b, v))
-        if up < upper:
-            upper, plan = up, (pi, pj, pv)
-        if lo > best_dual:
-            best_dual, pots = lo, (vr[:, 0], v)  # the best dual-feasible potentials so far
-        lower = max(lower, lo)
-        history.append((len(edges), lower, upper))
-        scale = max(abs(upper), 1e-300)
-        logger.info("sparse round %d: %d edges, certified [%.10g, %.10g], relative gap %.2e",
-                    rnd, len(edges), lower, upper, (upper - lower) / scale)
-        if (upper - lower) <= target * scale:
+        keep = G.data > 0
+        pi, pj, pm = G.row[keep], G.col[keep], G.data[keep]
+        used = P.costs(pi, pj)
+        if not len(used) or used.max() < cap or cap >= cost.max():
             break
-        thr = 1e-12 * shift
-        viol_r = (vr - u[:, None]) < -thr
-        vc, ic = c_transform_knn(y, x, u, p, k)      # min_i C_ij - u_i
-        viol_c = (vc - v[:, None]) < -thr
-        new = np.concatenate([
-            np.repeat(np.arange(n), ir.shape[1])[viol_r.ravel()].astype(np.int64) * m + ir.ravel()[viol_r.ravel()],
-            ic.ravel()[viol_c.ravel()].astype(np.int64) * m + np.repeat(np.arange(m), ic.shape[1])[viol_c.ravel()]])
-        if new.size == 0 or np.isin(new, edges).all():
-            break  # dual feasible up to rounding: the sparse optimum is the full optimum
-        edges = np.union1d(edges, new)
-    rel = (upper - lower) / max(abs(upper), 1e-300)
-    converged = rel <= max(target, 1e-10)  # 1e-10: rounding slack of primal vs dual values
-    if not converged:
-        warnings.warn(f"sparse exact solver stopped after {rnd} rounds with certified relative gap "
-                      f"{rel:.2e}; the interval [{lower:.6g}, {upper:.6g}] is still certified",
-                      RuntimeWarning, stacklevel=4)
-    pi, pj, pv = plan
-    return dict(value=upper, lower=lower, upper=upper,
-                plan=dense_plan(pi, pj, pv, n, m, dense_plan_max), potentials=pots,
-                converged=converged, n_iter=rnd, coupling=(pi, pj, pv),
-                info={"solver": "sparse-network-simplex", "edges": int(len(edges)),
-                      "rounds": rnd, "history": history})
+        cap = max(CAP_FACTOR * cap, 2 * float(used.max()))
+    state.u = np.asarray(log["u"]) * cap
+    state.v = (np.asarray(log["v"]) - ZERO_SHIFT) * cap
+    value = float(np.dot(pm, used))
+    if value < state.upper:
+        state.upper, state.plan = value, (pi, pj, pm)
+    return cap
+
+
+@dataclass
+class _Certificate:
+    lower: float
+    plan: PlanValue
+    f: np.ndarray
+    g: np.ndarray
+    argmin: np.ndarray
+
+    def violations(self, u, v) -> np.ndarray:
+        """Pairs (i, argmin_j) as edge codes where the certified c-transform of v is below u
+        (the certificate's potentials are v's, shifted by a constant)."""
+        m = len(self.g)
+        shift = float(np.median(v))
+        rows = np.flatnonzero(self.f + shift < u - 1e-12 * np.maximum(np.abs(u), 1e-300))
+        return rows.astype(np.int64) * m + self.argmin[rows]
+
+
+def _certify(P: ExactProblem, state: _Search, gelbrich: float) -> _Certificate:
+    """Rigorous interval of the current plan and potentials (one or two c-transforms over all
+    pairs: the second only while n m <= DOUBLE_CTRANSFORM_MAX)."""
+    pv = plan_value(P, *state.plan)
+    g = recentred(state.v)
+    f, idx = certified_ctransform(P, g, return_index=True)
+    if len(P.X) * len(P.Y) <= DOUBLE_CTRANSFORM_MAX:
+        g = certified_ctransform(P, f, transpose=True)
+    lower = max(dual_value(P, f, g), gelbrich)
+    return _Certificate(lower, pv, f, g, idx)
+
+
+def _gap_met(P: ExactProblem, lower: float, upper: float, target: float, cap: float) -> bool:
+    """The certified gap meets ``target`` (relative), up to the rounding floor of potentials of
+    size ``cap`` when the optimum is (near) zero (see :func:`otgen.theory.exact.gap_ok`)."""
+    return upper - lower <= target * abs(upper) + 64 * U * cap + 8 * P.tau

@@ -3,21 +3,23 @@ from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import torch
 
-from .._validate import (Measures, check_choice, check_cost_range, check_measures,
-                         check_positive, is_tensor)
-from .certify import (default_directions, dense_plan, northwest_coupling,
-                      projected_coupling_upper)
+from .._validate import (Measures, check_choice, check_cost_range, check_device, check_int,
+                         check_measures, check_positive, is_tensor)
+from .certificate import ExactProblem, plan_value, projected_coupling_upper
+from .certify import default_directions, dense_plan
 from .choose import DENSE_EXACT_MAX, choose_method
-from .closed_form import gelbrich_lower_bound
+from .closed_form import certified_gelbrich, gelbrich_lower_bound
 from .costs import pair_costs, torch_cost
 from .entropic import solve_sinkhorn
 from .exact import solve_exact
+from .flows import exact_northwest
 from .progress import verbose_logging
-from .sparse import solve_sparse
+from .sparse import c_transform_knn, solve_sparse
 from .result import OTResult
 
 METHODS = {"auto", "exact", "sparse", "sinkhorn", "1d", "gaussian"}
@@ -121,6 +123,9 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", tol
     if eps is not None:
         eps = check_positive(eps, "eps")
     check_choice(backend, "backend", {"auto", "dense", "blocks", "keops", "multiscale"})
+    device = check_device(device)
+    if max_iter is not None:
+        max_iter = check_int(max_iter, "max_iter", 1)
     if device is None and is_tensor(mu.x_in):
         device = mu.x_in.device
     if method == "auto":
@@ -139,6 +144,10 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", tol
     implicit = out.pop("implicit_plan", None)
     coupling = out.pop("coupling", None)
     res = OTResult(method=method, p=p, **out)
+    if not res.lower <= res.upper:  # both certified: an inversion can only be a bug
+        raise RuntimeError(f"otgen bug: method={method!r} returned an inverted certified "
+                           f"interval [{res.lower!r}, {res.upper!r}]; please report it with "
+                           "the inputs")
     # rounding slack: the LP's primal and dual values agree only to ~1e-16 absolute
     if tol is not None and res.converged and res.rel_gap > tol + GAP_ROUNDING:
         res.converged = False
@@ -151,15 +160,21 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", tol
 
 
 def _solve(mu: Measures, p, method, tol, eps, seed, backend, device, max_iter) -> dict:
+    if method == "sinkhorn":  # zero weights are -inf log-weights there: nothing to drop
+        return solve_sinkhorn(mu, p, eps=eps, tol=tol, backend=backend, device=device,
+                              **({"max_iter": max_iter} if max_iter else {}))
+    positive, kept = drop_zero_weights(mu)
+    out = _solve_positive(positive, p, method, tol, seed, max_iter)
+    return out if kept is None else restore_zero_weights(out, mu, positive, kept, p)
+
+
+def _solve_positive(mu: Measures, p, method, tol, seed, max_iter) -> dict:
     if method == "exact" and mu.n * mu.m > DENSE_EXACT_MAX:
         return solve_sparse(mu, p, tol=None, seed=seed or 0)  # same LP, O(n + m) memory
     if method == "exact":
         return solve_exact(mu, p, **({"max_iter": max_iter} if max_iter else {}))
     if method == "sparse":
         return solve_sparse(mu, p, tol=1e-2 if tol is None else tol, seed=seed or 0)
-    if method == "sinkhorn":
-        return solve_sinkhorn(mu, p, eps=eps, tol=tol, backend=backend, device=device,
-                              **({"max_iter": max_iter} if max_iter else {}))
     if method == "1d":
         return _solve_1d(mu, p)
     return _solve_gaussian(mu, seed)
@@ -167,19 +182,60 @@ def _solve(mu: Measures, p, method, tol, eps, seed, backend, device, max_iter) -
 
 # --- small-method solvers (closed forms) ------------------------------------------------
 def _solve_1d(mu: Measures, p: float) -> dict:
-    b = mu.b * (mu.a.sum() / mu.b.sum())
-    i, j, mass = northwest_coupling(mu.x[:, 0], mu.y[:, 0], mu.a, b)
-    value = float(np.dot(mass, np.abs(mu.x[i, 0] - mu.y[j, 0]) ** p))
-    return dict(value=value, lower=value, upper=value, plan=dense_plan(i, j, mass, mu.n, mu.m),
-                coupling=(i, j, mass))
+    """The sorted coupling in exact masses: optimal for p >= 1, both bounds from its cost."""
+    P = ExactProblem.build(mu.x, mu.y, mu.a, mu.b, p)
+    i, j, F = exact_northwest(np.argsort(P.X[:, 0], kind="stable"),
+                              np.argsort(P.Y[:, 0], kind="stable"), P.masses)
+    pv = plan_value(P, i, j, flows=F)
+    lower, upper = P.to_caller_units(pv.lower, "down"), P.to_caller_units(pv.upper, "up")
+    mass = np.ldexp(pv.mass, -P.ka)
+    value = float(np.dot(mass, np.abs(mu.x[pv.i, 0].astype(np.float64)
+                                      - mu.y[pv.j, 0].astype(np.float64)) ** p))
+    return dict(value=min(max(value, lower), upper), lower=lower, upper=upper,
+                plan=dense_plan(pv.i, pv.j, mass, mu.n, mu.m), coupling=(pv.i, pv.j, mass))
 
 
 def _solve_gaussian(mu: Measures, seed) -> dict:
-    lower = gelbrich_lower_bound(mu.x.astype(np.float64), mu.y.astype(np.float64), mu.a, mu.b)
-    b = mu.b * (mu.a.sum() / mu.b.sum())
-    upper, _ = projected_coupling_upper(mu.x, mu.y, mu.a, b, 2.0,
-                                        default_directions(mu.x, mu.y, seed=seed or 0))
-    return dict(value=lower, lower=lower, upper=max(upper, lower))
+    value, lower = certified_gelbrich(mu.x, mu.y, mu.a, mu.b)
+    P = ExactProblem.build(mu.x, mu.y, mu.a, mu.b, 2.0)
+    upper, _ = projected_coupling_upper(P, default_directions(P.X, P.Y, seed=seed or 0))
+    return dict(value=value, lower=lower, upper=upper)
+
+
+def drop_zero_weights(mu: Measures):
+    """The measures restricted to their positive weights, and the kept indices (None if all
+    are positive).  Zero-weight points change no transport cost; solvers never see them."""
+    ix, iy = np.flatnonzero(mu.a > 0), np.flatnonzero(mu.b > 0)
+    if len(ix) == mu.n and len(iy) == mu.m:
+        return mu, None
+    return replace(mu, x=mu.x[ix], y=mu.y[iy], a=mu.a[ix], b=mu.b[iy]), (ix, iy)
+
+
+def restore_zero_weights(out: dict, mu: Measures, positive: Measures, kept, p: float) -> dict:
+    """Map a solution on the positive-weight points back to all points: plans get zero rows
+    and columns; potentials of zero-weight points are their c-transforms (feasible)."""
+    ix, iy = kept
+    coupling = out.get("coupling")
+    if coupling is not None:
+        i, j, mass = coupling
+        i, j = ix[i], iy[j]
+        out["coupling"] = (i, j, mass)
+        out["plan"] = dense_plan(i, j, mass, mu.n, mu.m)
+    elif out.get("plan") is not None:
+        plan = np.zeros((mu.n, mu.m))
+        plan[np.ix_(ix, iy)] = out["plan"]
+        out["plan"] = plan
+    if out.get("potentials") is not None:
+        f, g = (np.asarray(t, np.float64) for t in out["potentials"])
+        x, y = mu.x.astype(np.float64), mu.y.astype(np.float64)
+        F, G = np.empty(mu.n), np.empty(mu.m)
+        F[ix], G[iy] = f, g
+        for pot, pts, other, keep, h in ((F, x, y[iy], ix, g), (G, y, x[ix], iy, f)):
+            drop = np.setdiff1d(np.arange(len(pts)), keep)
+            if len(drop):
+                pot[drop] = c_transform_knn(pts[drop], other, h, p)[0][:, 0]
+        out["potentials"] = (F, G)
+    return out
 
 
 # --- torch outputs and autograd ---------------------------------------------------------

@@ -1,0 +1,307 @@
+r"""Certified primal and dual values on the exact inputs: the one place bounds are proved.
+
+Every bound that a network-simplex based estimator (``exact``, ``sparse``, ``1d``, the projected
+couplings of ``gaussian`` and ``sliced``) returns is computed here, under the error model of
+:mod:`otgen.theory.rounding`:
+
+* :class:`ExactProblem` -- the problem in normalized units: the original coordinates times a
+  power of two (never re-centred: centring rounds), weights times a power of two, and the exact
+  integer masses.
+* :func:`certified_ctransform` -- :math:`f_i \le \min_j C_{ij} - g_j` *exactly*, from costs of
+  coordinate differences (``cdist``), each candidate lowered by its rounding bound.
+* :func:`dual_value` -- :math:`\sum_i a_i f_i + \sum_j \tilde b_j g_j`, summed exactly and rounded
+  down.
+* :func:`plan_value` -- the cost of an exactly feasible coupling on a plan's support (exact
+  integer flows, :mod:`otgen.theory.flows`), rounded up (and down, for plans known optimal).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import fsum
+
+import numpy as np
+from scipy.spatial.distance import cdist
+
+from .costs import BLOCK_ENTRIES, pair_costs
+from .flows import ExactMasses, exact_flows, exact_northwest, repair_flows
+from .rounding import (U, cost_abs_error, cost_rel_error, down, dot_interval, fraction_down,
+                       interval_mul, pow2_exponent, span_exponent,
+                       scale_factor_interval, sum_interval, up)
+
+
+def _weights_exponent(w: np.ndarray) -> int:
+    total = float(np.sum(w / 4.0)) * 4.0  # no overflow for weights up to ~1e308
+    return pow2_exponent(up(total * (1 + len(w) * U)))
+
+
+def _may_underflow(X: np.ndarray, Y: np.ndarray, p: float) -> bool:
+    """Whether some nonzero cost could reach the subnormal range, where the relative error
+    model fails.  A nonzero coordinate difference is at least ulp(z_min) >= z_min 2^-53 (z_min:
+    the smallest nonzero |coordinate|), so every intermediate of a nonzero cost is at least
+    min(delta^2, delta^p) for that delta."""
+    z = np.abs(np.concatenate([X.ravel(), Y.ravel()]))
+    z = z[z > 0]
+    if not len(z):
+        return False
+    log2_delta = float(np.log2(z.min())) - 53
+    return min(2.0, p) * log2_delta < -1022 + 60
+
+
+@dataclass
+class ExactProblem:
+    r"""The OT problem between two weighted clouds, rescaled exactly by powers of two.
+
+    ``X = x 2^k``, ``Y = y 2^k`` (joint diameter < 1, so every cost is < 1), ``a = a_in 2^{ka}``,
+    ``b = b_in 2^{kb}`` (sums in [1/2, 1]).  The exact cost in the caller's units is
+    :math:`2^{-kp - ka}\, \mathrm{OT}(a, \tilde b)`.
+    """
+
+    X: np.ndarray
+    Y: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    p: float
+    k: int
+    ka: int
+    eta: float = field(init=False)
+    tau: float = field(init=False)
+    _masses: ExactMasses | None = field(default=None, init=False, repr=False)
+
+    exact_scaling: bool = True
+
+    def __post_init__(self):
+        d = self.X.shape[1]
+        self.eta = cost_rel_error(d, self.p)
+        underflow = not self.exact_scaling or _may_underflow(self.X, self.Y, self.p)
+        self.tau = cost_abs_error(d, self.p) if underflow else 0.0
+
+    @classmethod
+    def build(cls, x, y, a, b, p) -> "ExactProblem":
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        k = span_exponent(x, y)
+        ka, kb = _weights_exponent(a), _weights_exponent(b)
+        aa, bb = np.ldexp(np.asarray(a, np.float64), ka), np.ldexp(np.asarray(b, np.float64), kb)
+        if np.any((aa < 2.0 ** -1022) & (aa > 0)) or np.any((bb < 2.0 ** -1022) & (bb > 0)):
+            raise ValueError("weights span more than ~300 orders of magnitude (a positive weight "
+                             "would underflow float64 once the weights are normalized); drop the "
+                             "negligible ones or rescale")
+        X, Y = np.ldexp(x, k), np.ldexp(y, k)
+        exact = k >= 0 or (np.array_equal(np.ldexp(X, -k), x)
+                           and np.array_equal(np.ldexp(Y, -k), y))
+        return cls(X, Y, aa, bb, float(p), k, ka, exact_scaling=exact)
+
+    @property
+    def masses(self) -> ExactMasses:
+        if self._masses is None:
+            self._masses = ExactMasses.from_weights(self.a, self.b)
+        return self._masses
+
+    @property
+    def b_balanced(self) -> np.ndarray:
+        """b * sum(a) / sum(b) rounded to float (what the solvers use)."""
+        return self.masses.to_float(self.masses.B)
+
+    def to_caller_units(self, v: float, direction: str) -> float:
+        """A bound in normalized units -> the caller's units, rounded outward."""
+        if v == 0:
+            return 0.0
+        lo, hi = scale_factor_interval(self.k, self.p)
+        lo, hi = lo * 2.0 ** -self.ka, hi * 2.0 ** -self.ka  # exact (power of two)
+        if direction == "down":
+            return down(v * (lo if v >= 0 else hi))
+        return up(v * (hi if v >= 0 else lo))
+
+    def costs(self, rows, cols) -> np.ndarray:
+        """Costs of listed pairs, from coordinate differences (normalized units)."""
+        return pair_costs(self.X, self.Y, rows, cols, self.p)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.X), len(self.Y)
+
+    def cost_block(self, X, Y) -> np.ndarray:
+        if self.p == 2:
+            return cdist(X, Y, "sqeuclidean")
+        D = cdist(X, Y, "euclidean")
+        return D if self.p == 1 else np.power(D, self.p, out=D)
+
+    def cost_rows(self, start: int, stop: int, transpose: bool = False) -> np.ndarray:
+        """Rows start:stop of C (of C^T with ``transpose``), a fresh array."""
+        if transpose:
+            return self.cost_block(self.Y[start:stop], self.X)
+        return self.cost_block(self.X[start:stop], self.Y)
+
+    def cost_sub(self, rows, cols) -> np.ndarray:
+        """The submatrix C[rows][:, cols]."""
+        return self.cost_block(self.X[rows], self.Y[cols])
+
+
+@dataclass
+class MatrixProblem(ExactProblem):
+    r"""An OT problem given by a cost matrix (its entries within ``rel_err`` relative of the
+    exact costs; 0 for a matrix that *is* the cost), rescaled by a power of two so that every
+    entry is < 1.  Used for the paper's LPs (:mod:`otgen.theory.encoders`)."""
+
+    C: np.ndarray | None = None
+    rel_err: float = 0.0
+
+    def __post_init__(self):
+        self.eta = self.rel_err
+        self.tau = 0.0
+
+    @classmethod
+    def from_matrix(cls, C, a, b, rel_err: float = 0.0) -> "MatrixProblem":
+        C = np.asarray(C, dtype=np.float64)
+        if not np.all(np.isfinite(C)):
+            raise ValueError("the cost matrix has NaN or infinite entries (costs overflow "
+                             "float64?): rescale the points")
+        if np.any(C < 0):
+            raise ValueError("the cost matrix has negative entries; costs must be >= 0")
+        top = float(C.max()) if C.size else 0.0
+        k = pow2_exponent(top) - 1 if top > 0 else 0  # max C 2^k in [1/4, 1/2)
+        ka, kb = _weights_exponent(a), _weights_exponent(b)
+        n, m = C.shape
+        return cls(np.zeros((n, 0)), np.zeros((m, 0)), np.ldexp(np.asarray(a, np.float64), ka),
+                   np.ldexp(np.asarray(b, np.float64), kb), 1.0, k, ka,
+                   C=np.ldexp(C, k), rel_err=float(rel_err))
+
+    def cost_rows(self, start, stop, transpose=False):
+        return (self.C[:, start:stop].T if transpose else self.C[start:stop]).copy()
+
+    def cost_sub(self, rows, cols):
+        return self.C[np.ix_(rows, cols)]
+
+    def costs(self, rows, cols):
+        return self.C[rows, cols]
+
+
+def certified_ctransform(P: ExactProblem, g: np.ndarray, transpose: bool = False,
+                         return_index: bool = False):
+    r"""Potentials :math:`f_i \le \min_j (C_{ij} - g_j)` for the exact costs (``transpose``:
+    over i for each column), and the argmins of the computed values.
+
+    Each block of costs is lowered by its rounding bound before the minimum, and the minimum by
+    the rounding of the subtraction: :math:`C - g \ge \hat w - 2u|\hat w| - \tau` for
+    :math:`\hat w = fl(fl(\hat C (1 - \omega)) - g)`, :math:`\omega = \eta + 4u`.
+    """
+    n_out, n_in = P.shape[::-1] if transpose else P.shape
+    g = np.asarray(g, dtype=np.float64)
+    shrink = 1.0 - (P.eta + 4 * U)
+    rows = max(1, int(BLOCK_ENTRIES // max(n_in, 1)))
+    vals, idx = np.empty(n_out), np.empty(n_out, dtype=np.int64)
+    for s in range(0, n_out, rows):
+        W = P.cost_rows(s, s + rows, transpose)
+        W *= shrink
+        W -= g[None, :]
+        k = W.argmin(axis=1)
+        idx[s:s + rows] = k
+        vals[s:s + rows] = W[np.arange(len(k)), k]
+    f = vals - (4 * U * np.abs(vals) + 2 * P.tau)
+    return (f, idx) if return_index else f
+
+
+def dual_value(P: ExactProblem, f: np.ndarray, g: np.ndarray) -> float:
+    r"""Lower-rounded :math:`\sum_i a_i f_i + \sum_j \tilde b_j g_j` (normalized units) for
+    potentials already known feasible (:math:`f_i + g_j \le C_{ij}` exactly)."""
+    lo_a, _ = dot_interval(P.a, f)
+    bg = dot_interval(P.b, g)
+    sa, sb = sum_interval(P.a), sum_interval(P.b)
+    rho = (sa[0] / sb[1], sa[1] / sb[0])
+    return fraction_down(lo_a + interval_mul(rho, bg)[0])
+
+
+def recentred(g: np.ndarray) -> np.ndarray:
+    """g minus its median.  (f + c, g - c) has the same dual value and feasibility, and the
+    rounding bound of a c-transform grows with |f| and |g|: solvers' potentials carry arbitrary
+    offsets (POT's can be ~1e3 times the answer), so the certificate is evaluated in the frame
+    where they are small."""
+    return g - np.median(g) if len(g) else g
+
+
+def certified_dual(P: ExactProblem, g: np.ndarray, double: bool = True):
+    """Lower bound from a column potential g: ``(lower, f, g')`` with ``f = g^c`` and, with
+    ``double``, ``g' = f^c`` (which can only raise the bound); all exactly feasible."""
+    g = recentred(g)
+    f = certified_ctransform(P, g)
+    if double:
+        g = certified_ctransform(P, f, transpose=True)
+    return dual_value(P, f, g), f, g
+
+
+@dataclass
+class PlanValue:
+    """Certified cost of a coupling built from a plan's support."""
+
+    upper: float           # normalized units, >= the cost of an exactly feasible coupling
+    lower: float | None    # cost of that same coupling rounded down (when exact flows exist)
+    i: np.ndarray
+    j: np.ndarray
+    mass: np.ndarray       # float masses (correctly rounded exact flows)
+    exact: bool            # True: the coupling is the plan's support with exact flows
+
+
+def _nonneg_sum_bracket(terms: np.ndarray) -> tuple[float, float]:
+    s = fsum(terms.tolist())  # correctly rounded: the exact sum is within one ulp
+    if s == 0:  # a sum of nonnegative floats is 0 only if every term is: exact
+        return 0.0, 0.0
+    return max(down(s), 0.0), up(s)
+
+
+def plan_value(P: ExactProblem, i, j, mass=None, flows=None) -> PlanValue:
+    r"""Certified cost of a coupling of :math:`(a, \tilde b)` supported on (i, j).
+
+    With a forest support and nonnegative exact flows (the usual case for a network-simplex
+    plan), the coupling is the plan itself with exact masses; otherwise masses are clipped and
+    excess removed exactly, and the remaining deficits are transported at cost at most their
+    mass times the largest cost between the deficit rows and columns.  ``flows``: exact integer
+    flows of a coupling already known feasible (e.g. :func:`~otgen.theory.flows.exact_northwest`).
+    """
+    i, j = np.asarray(i, np.int64), np.asarray(j, np.int64)
+    M = P.masses
+    if flows is None:
+        keep = np.asarray(mass) > 0
+        i, j, mass = i[keep], j[keep], np.asarray(mass, np.float64)[keep]
+        F = exact_flows(i, j, M)
+    else:
+        F = flows
+    exact = F is not None
+    residual = 0.0
+    if not exact:
+        F, er, ec = repair_flows(i, j, mass, M)
+        rr = np.nonzero(np.asarray([e > 0 for e in er]))[0]
+        cc = np.nonzero(np.asarray([e > 0 for e in ec]))[0]
+        if len(rr) and len(cc):
+            if len(rr) * len(cc) <= BLOCK_ENTRIES:
+                cmax = float(P.cost_sub(rr, cc).max())
+                cmax = up(up(cmax * (1 + 2 * P.eta)) + P.tau)
+            else:
+                cmax = 1.0  # every cost is <= span^p <= 1 on normalized points
+            res_mass = float(M.to_float([sum(ec)])[0])
+            residual = up(up(res_mass * (1 + 2 * U)) * cmax)
+    fl = M.to_float(F)
+    nz = fl > 0
+    i, j, fl = i[nz], j[nz], fl[nz]
+    C = P.costs(i, j)
+    t = fl * C
+    lo, hi = _nonneg_sum_bracket(t)
+    upper = up(up(hi * up(1 + 2 * P.eta + 8 * U)) + P.tau) if hi > 0 else P.tau
+    if residual > 0:
+        upper = up(upper + residual)
+    lower = max(0.0, down(down(lo * down(1 - 2 * P.eta - 8 * U)) - P.tau)) if exact else None
+    return PlanValue(upper, lower, i, j, fl, exact)
+
+
+def projected_coupling_upper(P: ExactProblem, directions) -> tuple[float, np.ndarray]:
+    """Certified upper bound (caller's units) from the best projected quantile coupling: for
+    each direction, the north-west coupling of the rows and columns sorted by their projections,
+    in exact masses, costed in the full space.  Returns ``(upper, best_direction)``."""
+    best, best_dir = np.inf, None
+    for theta in directions:
+        theta = np.asarray(theta, np.float64)
+        i, j, F = exact_northwest(np.argsort(P.X @ theta, kind="stable"),
+                                  np.argsort(P.Y @ theta, kind="stable"), P.masses)
+        upper = plan_value(P, i, j, flows=F).upper
+        if upper < best:
+            best, best_dir = upper, theta
+    return P.to_caller_units(best, "up"), best_dir
