@@ -13,10 +13,12 @@ Import the strategies and write properties of your own code against otgen's exac
 
 See ``docs/property-tests.md`` for a worked example.
 """
+from .hostile import HostileProblem, hostile_layouts, truth_interval
 from .strategies import (EncoderProblem, LipschitzMap, coordinates, discrete_encoders,
                          encoder_problems, latent_samples, lipschitz_maps, point_clouds,
                          probability_vectors, weighted_point_clouds)
 
 __all__ = ["coordinates", "probability_vectors", "point_clouds", "weighted_point_clouds",
            "latent_samples", "lipschitz_maps", "LipschitzMap", "discrete_encoders",
-           "encoder_problems", "EncoderProblem"]
+           "encoder_problems", "EncoderProblem", "hostile_layouts", "HostileProblem",
+           "truth_interval"]
