@@ -136,3 +136,53 @@ def check_digits(seed=0):
     errs = [exact.rel_gap, max(sk.lower - exact.value, exact.value - sk.upper, 0) / exact.value]
     return make_check("exact interval on real data (digits 3 vs 8, 64-D) contains sinkhorn",
                       errs, 1e-8, detail=f"W_2^2={exact.value:.4f}")
+
+
+#: methods exercised by the hostile-layout claim, and the exponents each accepts
+HOSTILE_METHODS = ("exact", "sparse", "auto", "sinkhorn", "1d", "gaussian", "sliced")
+
+
+@register("certified intervals hold on hostile layouts")
+def check_hostile_layouts(seed=0, per_method=40):
+    """Far-apart clusters (1e2..1e8 spreads), scales 1e-9..1e9, p in {0.5, 1, 1.5, 2, 3}, zero,
+    tiny and dyadic weights, duplicated points, float32: every method's interval must contain
+    the exact value (truth without otgen: assignment of expanded point sets, exact rationals in
+    1-D), tolerance 0.  Error = violation relative to the true value."""
+    from hypothesis import HealthCheck, given, settings
+
+    from ..testing import hostile_layouts, truth_interval
+
+    errs, worst = [], []
+    for method in HOSTILE_METHODS:
+        strategy = (hostile_layouts(max_dim=1, p_values=(1.0, 1.5, 2.0, 3.0)) if method == "1d"
+                    else hostile_layouts(p_values=(2.0,)) if method == "gaussian"
+                    else hostile_layouts(p_values=(1.0, 1.5, 2.0, 3.0)) if method == "sliced"
+                    else hostile_layouts())
+
+        @settings(max_examples=per_method, deadline=None, database=None, derandomize=True,
+                  suppress_health_check=list(HealthCheck))
+        @given(strategy)
+        def run(pb):
+            lo, hi = truth_interval(pb)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                if method == "sliced":
+                    r = sliced_wasserstein(pb.x, pb.y, pb.a, pb.b, p=pb.p, n_projections=20,
+                                           seed=seed)
+                elif method == "sinkhorn":
+                    r = wasserstein(pb.x, pb.y, pb.a, pb.b, p=pb.p, method=method, tol=0.1,
+                                    max_iter=300)
+                else:
+                    r = wasserstein(pb.x, pb.y, pb.a, pb.b, p=pb.p, method=method)
+            scale = max(abs(hi), 1e-300)
+            viol = max(r.lower - hi, lo - r.upper, 0.0) / scale
+            if not (np.isfinite(r.lower) and np.isfinite(r.upper)):
+                viol = np.inf
+            if viol > 0:
+                worst.append(f"{method}: {pb!r}")
+            errs.append(viol)
+
+        run()
+    return make_check("certified intervals hold on hostile layouts", errs, 0.0,
+                      detail=worst[0] if worst else f"{len(errs)} instances, "
+                      f"{len(HOSTILE_METHODS)} methods")
