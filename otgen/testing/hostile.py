@@ -247,50 +247,55 @@ def hostile_layouts(draw, *, max_points: int = 12, max_dim: int = 3, p_values=HO
     """
     p = float(draw(st.sampled_from(p_values)))
     d = draw(st.integers(1, max_dim))
-    seed = draw(st.integers(0, 2 ** 32 - 1))
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
     spread = 10.0 ** draw(st.integers(-9, 9))
     n_clusters = draw(st.integers(1, 3))
     gap = 10.0 ** draw(st.integers(2, 8)) * spread
-    direction = rng.standard_normal(d)
-    direction /= np.linalg.norm(direction)
-    centres = [k * gap * direction for k in range(n_clusters)]
-    base = draw(st.sampled_from([0.0, 1e3, 1e6])) * spread * rng.standard_normal(d)
+    base = draw(st.sampled_from([0.0, 1e3, 1e6])) * spread
     n = draw(st.integers(1, max_points))
     m = draw(st.integers(1, max_points))
-
-    def cloud(k):
-        lab = rng.integers(0, n_clusters, size=k)
-        pts = np.array([centres[c] for c in lab]).reshape(k, d) + spread * rng.standard_normal((k, d))
-        return pts + base
-
-    x, y = cloud(n), cloud(m)
+    x, y = _clustered_clouds(rng, n, m, d, n_clusters, gap, spread, base)
     if draw(st.booleans()):  # duplicated points, within a cloud and across the two clouds
         x[rng.integers(0, n, size=n // 3)] = x[0]
         y[0] = x[rng.integers(0, n)]
-    kinds = ["dyadic", "uniform"] + (["exact-1d"] if d == 1 and p >= 1 else [])
-    kind = draw(st.sampled_from(kinds))
-    counts, den = (), 0
-    if kind == "dyadic":
-        K = draw(st.integers(0, int(math.log2(max_copies))))
-        den = 2 ** K
-        ca, cb = _dyadic_counts(rng, n, den), _dyadic_counts(rng, m, den)
-        a, b, counts = ca / den, cb / den, (ca, cb)
-    elif kind == "uniform":
-        a, b = np.full(n, 1.0 / n), np.full(m, 1.0 / m)
-        if n * m // math.gcd(n, m) > 4 * max_copies:  # keep the assignment small
-            kind, den = "dyadic", 1
-            ca, cb = _dyadic_counts(rng, n, 1), _dyadic_counts(rng, m, 1)
-            a, b, counts = ca.astype(float), cb.astype(float), (ca, cb)
-    else:
-        a, b = _wild_weights(rng, n, draw), _wild_weights(rng, m, draw)
+    kind, a, b, den, counts = _draw_weights(draw, rng, n, m, d, p, max_copies)
     dtype = np.float32 if allow_float32 and draw(st.booleans()) else np.float64
     x, y = x.astype(dtype), y.astype(dtype)
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
         x, y = x.astype(np.float64), y.astype(np.float64)
     desc = (f"{n_clusters} cluster(s), spread 1e{int(round(math.log10(spread)))}, gap "
-            f"{gap / spread:.0e} spreads, offset {float(np.abs(base).max()) / spread:.0e}")
+            f"{gap / spread:.0e} spreads, offset {base / spread:.0e}")
     return HostileProblem(x, y, a, b, p, kind, den, desc, counts)
+
+
+def _clustered_clouds(rng, n, m, d, n_clusters, gap, spread, base):
+    """Two clouds over the same clusters (centres ``gap`` apart along a random direction,
+    Gaussian spread), different counts per cluster, translated by ``base`` spreads."""
+    direction = rng.standard_normal(d)
+    direction /= np.linalg.norm(direction)
+    centres = np.array([k * gap * direction for k in range(n_clusters)])
+    shift = base * rng.standard_normal(d)
+
+    def cloud(k):
+        lab = rng.integers(0, n_clusters, size=k)
+        return centres[lab] + spread * rng.standard_normal((k, d)) + shift
+
+    return cloud(n), cloud(m)
+
+
+def _draw_weights(draw, rng, n, m, d, p, max_copies):
+    """(kind, a, b, denominator, counts): dyadic (zeros likely), uniform, or -- in 1-D with
+    p >= 1, where the truth is exact for any weights -- wild weights with tiny values."""
+    kind = draw(st.sampled_from(["dyadic", "uniform"]
+                                + (["exact-1d"] if d == 1 and p >= 1 else [])))
+    if kind == "uniform" and n * m // math.gcd(n, m) <= 4 * max_copies:
+        return kind, np.full(n, 1.0 / n), np.full(m, 1.0 / m), 0, ()
+    if kind == "exact-1d":
+        return kind, _wild_weights(rng, n, draw), _wild_weights(rng, m, draw), 0, ()
+    # dyadic (also for uniform weights whose assignment would need too many copies)
+    den = 2 ** (draw(st.integers(0, int(math.log2(max_copies)))) if kind == "dyadic" else 0)
+    ca, cb = _dyadic_counts(rng, n, den), _dyadic_counts(rng, m, den)
+    return "dyadic", ca / den, cb / den, den, (ca, cb)
 
 
 def _dyadic_counts(rng, k: int, total: int) -> np.ndarray:

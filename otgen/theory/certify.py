@@ -119,7 +119,8 @@ def rounding_upper_bound(geom: CostGeometry, a, b, rows, cols, cost) -> float:
         t_lo = np.where(cols > 0, np.minimum(1.0, b_lo / (cols * (1 + rho))), 1.0)
     s_lo, t_lo = s_lo * (1 - 4 * U), t_lo * (1 - 4 * U)
     er = np.maximum(a - s_lo * r_lo * float(t_lo.min(initial=1.0)), 0.0) * (1 + 4 * U)
-    ec = np.maximum(b_hi - t_lo * cols * (1 - rho) * float(s_lo.min(initial=1.0)), 0.0) * (1 + 4 * U)
+    ec = np.maximum(b_hi - t_lo * cols * (1 - rho) * float(s_lo.min(initial=1.0)), 0.0)
+    ec *= 1 + 4 * U
     total_hi = up(fsum(rows.tolist()) * (1 + rho) * (1 + 2 * U))
     mass_lo = fsum(a.tolist()) * (1 - 2 * U)
     delta_lo = mass_lo - total_hi
@@ -129,7 +130,8 @@ def rounding_upper_bound(geom: CostGeometry, a, b, rows, cols, cost) -> float:
     if delta_lo > 0 and delta_hi > 0:
         R = geom.sq_radius()
         bil = float(geom.bilinear(er, ec))
-        err = (E + gamma(n + m + geom.x.shape[1] + 8) * 4 * R) * fsum(er.tolist()) * fsum(ec.tolist())
+        err = ((E + gamma(n + m + geom.x.shape[1] + 8) * 4 * R)
+               * fsum(er.tolist()) * fsum(ec.tolist()))
         bil_hi = up(max(bil, 0.0) * (1 + 2 * gamma(n + m + 8)) + err * (1 + 4 * U))
         correction = min(correction, up(bil_hi / (delta_lo * (1 - 2 * U))))
     return up(plan_part + correction)

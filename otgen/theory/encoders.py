@@ -23,12 +23,10 @@ I. Tolstikhin, O. Bousquet, S. Gelly, B. Schölkopf. Wasserstein Auto-Encoders. 
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-import ot
 from scipy.special import gammaln, hyp1f1, logsumexp
 
 from .._validate import (Measures, backend_of, check_balanced, check_cost_range, check_points,

@@ -22,7 +22,6 @@ scaling algorithms for entropy regularized transport problems, SIAM J. Sci. Comp
 from __future__ import annotations
 
 import math
-import warnings
 from contextlib import contextmanager
 
 import numpy as np

@@ -176,19 +176,11 @@ def solve_sparse(mu: Measures, p: float, *, tol=None, k=8, subsample=None, max_r
     logger.info("sparse: n=%d, m=%d, d=%d, p=%g, exact potentials of a %d-point subsample, "
                 "k=%d, tol %s", n, m, x.shape[1], p, min(n, m, subsample), k,
                 "none (to optimality)" if tol is None else f"{tol:.2g}")
-    f, g, dr, dc = _subsample_potentials(x, y, a, b, p, subsample, rng, k)
-    # feasibility backbone: monotone coupling along the principal axis
-    bi, bj, _ = northwest_coupling(*(v @ default_directions(x, y, n_random=0)[0] for v in (x, y)),
-                                   a, b)
-    vr, ir = c_transform_knn(x, y, g, p, k)
-    vc, ic = c_transform_knn(y, x, f, p, k)
-    rows = np.concatenate([np.repeat(np.arange(n), ir.shape[1]), ic.ravel(), bi, dr])
-    cols = np.concatenate([ir.ravel(), np.repeat(np.arange(m), ic.shape[1]), bj, dc])
-    edges = np.unique(rows.astype(np.int64) * m + cols)
+    f, g, edges = _initial_graph(x, y, a, b, p, subsample, rng, k)
     # cap costs at a multiple of the nearest-partner scale (see otgen.theory.exact): far pairs
     # of the backbone would otherwise make potentials huge and the simplex inexact
-    near = max(float(c_transform_knn(x, y, np.zeros(m), p, 1)[0].max()),
-               float(c_transform_knn(y, x, np.zeros(n), p, 1)[0].max()))
+    near = max(float(pair_costs(x, y, np.arange(n), nearest_neighbours(x, y, 1)[:, 0], p).max()),
+               float(pair_costs(y, x, np.arange(m), nearest_neighbours(y, x, 1)[:, 0], p).max()))
     cap = max(CAP_FACTOR * near, 2.0 ** -900)
     target = EXACT_RTOL if tol is None else max(tol, EXACT_RTOL)
     gelbrich = certified_gelbrich(P.X, P.Y, P.a, P.b)[1] if p == 2 else -np.inf
@@ -239,6 +231,21 @@ def solve_sparse(mu: Measures, p: float, *, tol=None, k=8, subsample=None, max_r
     if n * m > dense_plan_max:
         out["plan"] = None
     return out
+
+
+def _initial_graph(x, y, a, b, p, subsample, rng, k):
+    """Potentials of a subsample solve and the first candidate edges (codes i m + j): the
+    k best partners of every point under the reduced cost, displacement candidates, and a
+    feasibility backbone (the monotone coupling along the principal axis)."""
+    n, m = len(x), len(y)
+    f, g, dr, dc = _subsample_potentials(x, y, a, b, p, subsample, rng, k)
+    bi, bj, _ = northwest_coupling(*(v @ default_directions(x, y, n_random=0)[0] for v in (x, y)),
+                                   a, b)
+    _, ir = c_transform_knn(x, y, g, p, k)
+    _, ic = c_transform_knn(y, x, f, p, k)
+    rows = np.concatenate([np.repeat(np.arange(n), ir.shape[1]), ic.ravel(), bi, dr])
+    cols = np.concatenate([ir.ravel(), np.repeat(np.arange(m), ic.shape[1]), bj, dc])
+    return f, g, np.unique(rows.astype(np.int64) * m + cols)
 
 
 @dataclass
