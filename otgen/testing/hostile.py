@@ -46,7 +46,7 @@ HOSTILE_P = (0.5, 1.0, 1.5, 2.0, 3.0)
 
 @dataclass
 class HostileProblem:
-    """One drawn hostile OT problem: points, weights, exponent, and how to get its truth.
+    r"""One drawn hostile OT problem: points, weights, exponent, and how to get its truth.
 
     Attributes
     ----------
@@ -204,7 +204,8 @@ def truth_interval(problem: HostileProblem) -> tuple[float, float]:
 
 @st.composite
 def hostile_layouts(draw, *, max_points: int = 12, max_dim: int = 3, p_values=HOSTILE_P,
-                    allow_float32: bool = True, max_copies: int = 64) -> HostileProblem:
+                    allow_float32: bool = True, max_copies: int = 64,
+                    min_dim: int = 1) -> HostileProblem:
     """Draw a numerically hostile OT problem (see the module docstring).
 
     Layout: 1-3 clusters of spread ``s = 10^e`` (e in [-9, 9]) whose centres are
@@ -225,6 +226,8 @@ def hostile_layouts(draw, *, max_points: int = 12, max_dim: int = 3, p_values=HO
         Also draw float32 coordinates.
     max_copies : int
         Largest number of point copies of the assignment truth (2^K for dyadic weights).
+    min_dim : int
+        Smallest dimension d.
 
     Returns
     -------
@@ -246,7 +249,7 @@ def hostile_layouts(draw, *, max_points: int = 12, max_dim: int = 3, p_values=HO
     (far-apart clusters as the hard case for dual potentials).
     """
     p = float(draw(st.sampled_from(p_values)))
-    d = draw(st.integers(1, max_dim))
+    d = draw(st.integers(min_dim, max(min_dim, max_dim)))
     rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
     spread = 10.0 ** draw(st.integers(-9, 9))
     n_clusters = draw(st.integers(1, 3))

@@ -239,6 +239,7 @@ class PlanValue:
     j: np.ndarray
     mass: np.ndarray       # float masses (correctly rounded exact flows)
     exact: bool            # True: the coupling is the plan's support with exact flows
+    cost_scale: float = 0.0  # the largest cost the coupling uses (for rounding floors)
 
 
 def _nonneg_sum_bracket(terms: np.ndarray) -> tuple[float, float]:
@@ -266,7 +267,7 @@ def plan_value(P: ExactProblem, i, j, mass=None, flows=None) -> PlanValue:
     else:
         F = flows
     exact = F is not None
-    residual = 0.0
+    residual = cmax = 0.0
     if not exact:
         F, er, ec = repair_flows(i, j, mass, M)
         rr = np.nonzero(np.asarray([e > 0 for e in er]))[0]
@@ -289,7 +290,8 @@ def plan_value(P: ExactProblem, i, j, mass=None, flows=None) -> PlanValue:
     if residual > 0:
         upper = up(upper + residual)
     lower = max(0.0, down(down(lo * down(1 - 2 * P.eta - 8 * U)) - P.tau)) if exact else None
-    return PlanValue(upper, lower, i, j, fl, exact)
+    scale = max(float(C.max(initial=0.0)), cmax)
+    return PlanValue(upper, lower, i, j, fl, exact, scale)
 
 
 def projected_coupling_upper(P: ExactProblem, directions) -> tuple[float, np.ndarray]:

@@ -207,7 +207,7 @@ def gaussian_w2(m1, S1, m2, S2):
     w = w.clamp(min=0) if lib is torch else np.clip(w, 0, None)
     val = (((m1 - m2) ** 2).sum() + lib.trace(S1) + lib.trace(S2) - 2 * (w ** 0.5).sum())
     unscale = 2.0 ** (-2 * j)
-    if not np.isfinite(float(val) * unscale):
+    if not np.isfinite(float(val.detach() if lib is torch else val) * unscale):
         raise ValueError("W2^2 between these Gaussians overflows float64 (means or covariances "
                          "of ~1e154 or more); rescale the means by s and covariances by s^2")
     if lib is torch:

@@ -75,7 +75,9 @@ def _simplex(a, b, C, cap, max_iter, init=None):
 
 def gap_ok(lower: float, upper: float, P: ExactProblem, cap: float) -> bool:
     """Certified gap at rounding level: EXACT_RTOL relative, or, for a (near-)zero optimum, the
-    rounding of potentials of size ``cap`` (64 u cap per unit mass) and the underflow term."""
+    rounding of potentials of size ``cap`` (64 u cap per unit mass) and the underflow term.
+    ``cap`` should also cover the largest cost the plan uses: an optimum made only of the
+    weights' own rounding (1e-17 of mass moved at cost c) has a gap of about u c."""
     return upper - lower <= EXACT_RTOL * abs(upper) + 64 * U * cap + 8 * P.tau
 
 
@@ -109,7 +111,8 @@ def solve_problem(P: ExactProblem, max_iter: int = MAX_ITER) -> dict:
     converged = log.get("result_code", 1) == 1
     pv, lower, f, g = _certify(P, G, v)
     repairs = 0
-    while converged and not gap_ok(lower, pv.upper, P, cap) and repairs < MAX_REPAIRS:
+    while (converged and not gap_ok(lower, pv.upper, P, max(cap, pv.cost_scale))
+           and repairs < MAX_REPAIRS):
         repairs += 1  # re-solve on the reduced costs of the certified potentials (see above)
         R = C - f[:, None] - g[None, :]
         np.maximum(R, 0.0, out=R)
@@ -121,7 +124,7 @@ def solve_problem(P: ExactProblem, max_iter: int = MAX_ITER) -> dict:
             pv, G = pv2, G2
         converged = log.get("result_code", 1) == 1
     del C
-    optimal = converged and gap_ok(lower, pv.upper, P, cap)
+    optimal = converged and gap_ok(lower, pv.upper, P, max(cap, pv.cost_scale))
     if not converged:
         warn_caller(f"network simplex stopped at max_iter={max_iter} before optimality "
                       f"({log.get('warning')}); the returned interval is still certified")

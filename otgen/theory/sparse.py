@@ -204,7 +204,8 @@ def solve_sparse(mu: Measures, p: float, *, tol=None, k=8, subsample=None, max_r
             logger.info("sparse round %d: certified [%.17g, %.17g]", rnd,
                         P.to_caller_units(cert.lower, "down"),
                         P.to_caller_units(cert.plan.upper, "up"))
-            if _gap_met(P, cert.lower, cert.plan.upper, target, cap):
+            if _gap_met(P, cert.lower, cert.plan.upper, target,
+                        max(cap, cert.plan.cost_scale)):
                 break
             new = cert.violations(state.u, state.v)  # pairs the certificate found violated
         vc, ic = c_transform_knn(y, x, state.u, p, k)      # min_i C_ij - u_i
@@ -220,7 +221,7 @@ def solve_sparse(mu: Measures, p: float, *, tol=None, k=8, subsample=None, max_r
         logger.info("sparse round %d: certified [%.17g, %.17g]", rnd,
                     P.to_caller_units(cert.lower, "down"), P.to_caller_units(cert.plan.upper, "up"))
     lower, pv = cert.lower, cert.plan
-    converged = _gap_met(P, lower, pv.upper, target, cap)
+    converged = _gap_met(P, lower, pv.upper, target, max(cap, pv.cost_scale))
     if not converged:
         rel = (pv.upper - lower) / max(abs(pv.upper), 1e-300)
         warn_caller(f"sparse exact solver stopped after {rnd} rounds with certified relative gap "

@@ -87,3 +87,17 @@ def test_softmin_with_zero_weights_and_repeated_calls(instance, backend, monkeyp
         np.testing.assert_allclose(geom.cmin(h_m).numpy(), (C - h_m[None, :]).min(1),
                                    rtol=1e-9, atol=1e-12)
     assert np.all(np.isposinf(geom.softmin(np.full(len(y), -np.inf), 0.3).numpy()))
+
+
+def test_keops_cost_for_fractional_p_is_accurate():
+    """KeOps' float power is only ~1e-8 accurate; otgen's lazy cost (exp(p/2 log S)) must
+    match cdist to ~1e-14 (its certificate assumes (p 745 + 8) u)."""
+    pytest.importorskip("pykeops")
+    from scipy.spatial.distance import cdist
+
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(40, 3)), rng.normal(size=(30, 3))
+    y[0] = x[0]  # a zero cost: log 0 = -inf must give 0
+    sums = (costs._lazy_cost(torch.as_tensor(x), torch.as_tensor(y), 1.5) * 1.0).sum(dim=1)
+    ref = (cdist(x, y) ** 1.5).sum(1)
+    np.testing.assert_allclose(sums.view(-1).numpy(), ref, rtol=1e-13)

@@ -5,7 +5,9 @@ clusters, scales 1e-9..1e9, p in {0.5, 1, 1.5, 2, 3}, zero/tiny/dyadic weights, 
 n != m, float32) and checked against :func:`otgen.testing.truth_interval`, an exact truth that
 uses no otgen solver (assignment on expanded point sets, or exact rationals in 1-D).  Tolerance
 0: ``lower <= truth_hi`` and ``upper >= truth_lo``.  The example counts add up to 2,050
-instances per run.
+instances per run, plus 330 for ``encoder_ot`` / ``penalized_ot`` (with the identity decoder
+their values are W_p^p and W_1 of the two clouds) and the blocks, KeOps and multiscale Sinkhorn
+backends.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from otgen.testing import hostile_layouts, truth_interval
-from otgen.theory import sliced_wasserstein, wasserstein
+from otgen.theory import encoder_ot, penalized_ot, sliced_wasserstein, wasserstein
 
 #: instances per method (sum: 2,050)
 EXAMPLES = {"exact": 400, "sparse": 300, "auto": 300, "sinkhorn": 300, "1d": 250,
@@ -49,7 +51,7 @@ def check_certified(r, lo: float, hi: float, method: str):
     assert r.lower <= r.upper, "inverted interval"
     assert r.lower <= hi, f"lower {r.lower!r} above the exact value (<= {hi!r})"
     assert r.upper >= lo, f"upper {r.upper!r} below the exact value (>= {lo!r})"
-    if method in ("exact", "1d") and r.converged:
+    if method in ("exact", "1d", "encoder_ot", "penalized_ot") and r.converged:
         # exact means exact: the value agrees with the truth to 1e-9 relative
         assert lo - 1e-9 * abs(hi) <= r.value <= hi + 1e-9 * abs(hi)
 
@@ -68,6 +70,48 @@ def test_certificates_hold_on_hostile_layouts(method):
     run()
     # the instance count reported in the docs: every example of the budget was a real check
     assert len(seen) >= EXAMPLES[method]
+
+
+#: the paper's LPs and the other Sinkhorn backends, on smaller budgets (sum: 330)
+EXTRA = {"encoder_ot": 120, "penalized_ot": 90, "sinkhorn-blocks": 100, "sinkhorn-keops": 10,
+         "sinkhorn-multiscale": 10}
+
+
+def _solve_extra(kind, pb):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if kind == "encoder_ot":  # Theorem A with G = identity on latent atoms z = y
+            return encoder_ot(pb.x, pb.y, lambda z: z, pb.a, pb.b, p=pb.p)
+        if kind == "penalized_ot":  # Theorem B, lam = 2 >= Lip(identity): D = W_1(P_X, P_Y)
+            return penalized_ot(pb.x, pb.y, lambda z: z, 2.0, pb.a, pb.b, p=1.0)
+        backend = kind.split("-")[1]
+        # KeOps calls cost milliseconds each on a CPU: few sweeps (the bounds must hold for
+        # unconverged potentials too)
+        return wasserstein(pb.x, pb.y, pb.a, pb.b, p=pb.p, method="sinkhorn", tol=0.1,
+                           backend=backend, max_iter=300 if backend == "blocks" else 20)
+
+
+@pytest.mark.parametrize("kind", list(EXTRA))
+def test_certificates_hold_for_the_papers_lps_and_every_sinkhorn_backend(kind):
+    # KeOps compiles one kernel per formula (dimension and exponent, ~10 s each on CPU): the
+    # KeOps backends use the shapes other tests compile anyway (d = 2, p = 2)
+    layouts = {"penalized_ot": hostile_layouts(p_values=(1.0,)),
+               "sinkhorn-multiscale": hostile_layouts(min_dim=2, max_dim=2, p_values=(2.0,)),
+               "sinkhorn-keops": hostile_layouts(min_dim=2, max_dim=2, p_values=(2.0,),
+                                                 max_points=6),
+               }.get(kind, hostile_layouts())
+
+    @settings(max_examples=EXTRA[kind], deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(layouts)
+    def run(pb):
+        seen.append(pb.kind)
+        lo, hi = truth_interval(pb)
+        check_certified(_solve_extra(kind, pb), lo, hi, kind)
+
+    seen: list[str] = []
+    run()
+    assert len(seen) >= EXTRA[kind]
 
 
 @pytest.mark.parametrize("method", ["exact", "sparse", "1d", "sliced"])
