@@ -131,9 +131,11 @@ def check_weights(w, n: int, name: str = "a") -> np.ndarray:
         raise ValueError(f"{name} contains NaN or infinite weights; weights must be finite")
     if np.any(arr < 0):
         raise ValueError(f"{name} has negative weights (min {arr.min():.3g}); weights must be >= 0")
-    if arr.sum() <= 0:
+    with np.errstate(over="ignore"):
+        total = arr.sum()
+    if total <= 0:
         raise ValueError(f"{name} sums to zero; weights must have positive total mass")
-    if not np.isfinite(arr.sum()):
+    if not np.isfinite(total):
         raise ValueError(f"{name} sums to more than the largest float64 (max weight "
                          f"{arr.max():.3g}); rescale the weights, e.g. {name} / {name}.max()")
     return arr
