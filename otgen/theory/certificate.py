@@ -219,14 +219,17 @@ def recentred(g: np.ndarray) -> np.ndarray:
     return g - np.median(g) if len(g) else g
 
 
-def certified_dual(P: ExactProblem, g: np.ndarray, double: bool = True):
-    """Lower bound from a column potential g: ``(lower, f, g')`` with ``f = g^c`` and, with
-    ``double``, ``g' = f^c`` (which can only raise the bound); all exactly feasible."""
+def certified_dual(P: ExactProblem, g: np.ndarray, double: bool = True,
+                   return_index: bool = False):
+    """Lower bound from a column potential g: ``(lower, f, g')`` with ``f = g^c`` of the
+    recentred g and, with ``double``, ``g' = f^c`` (which can only raise the bound); all exactly
+    feasible.  ``return_index`` appends the argmins of the first c-transform (per row)."""
     g = recentred(g)
-    f = certified_ctransform(P, g)
+    f, idx = certified_ctransform(P, g, return_index=True)
     if double:
         g = certified_ctransform(P, f, transpose=True)
-    return dual_value(P, f, g), f, g
+    out = (dual_value(P, f, g), f, g)
+    return (*out, idx) if return_index else out
 
 
 @dataclass
@@ -294,6 +297,15 @@ def plan_value(P: ExactProblem, i, j, mass=None, flows=None) -> PlanValue:
     return PlanValue(upper, lower, i, j, fl, exact, scale)
 
 
+def monotone_plan_value(P: ExactProblem, zx: np.ndarray, zy: np.ndarray) -> PlanValue:
+    """Certified cost of the north-west coupling of the rows sorted by ``zx`` and the columns
+    sorted by ``zy`` (exact masses): a feasible plan for any keys, the optimal one for the
+    coordinates of 1-D points."""
+    i, j, F = exact_northwest(np.argsort(zx, kind="stable"), np.argsort(zy, kind="stable"),
+                              P.masses)
+    return plan_value(P, i, j, flows=F)
+
+
 def projected_coupling_upper(P: ExactProblem, directions) -> tuple[float, np.ndarray]:
     """Certified upper bound (caller's units) from the best projected quantile coupling: for
     each direction, the north-west coupling of the rows and columns sorted by their projections,
@@ -301,9 +313,7 @@ def projected_coupling_upper(P: ExactProblem, directions) -> tuple[float, np.nda
     best, best_dir = np.inf, None
     for theta in directions:
         theta = np.asarray(theta, np.float64)
-        i, j, F = exact_northwest(np.argsort(P.X @ theta, kind="stable"),
-                                  np.argsort(P.Y @ theta, kind="stable"), P.masses)
-        upper = plan_value(P, i, j, flows=F).upper
+        upper = monotone_plan_value(P, P.X @ theta, P.Y @ theta).upper
         if upper < best:
             best, best_dir = upper, theta
     return P.to_caller_units(best, "up"), best_dir

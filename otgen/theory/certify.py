@@ -19,10 +19,13 @@ G. Peyré, M. Cuturi. Computational Optimal Transport, 2019, Sec. 3.1 and 4.
 """
 from __future__ import annotations
 
+from math import fsum
+
 import numpy as np
 import torch
 
 from .costs import CostGeometry, pair_costs
+from .rounding import U, dot_interval, fraction_down, gamma, up
 
 
 #: plans with at most this many entries are returned dense; larger ones only as their support
@@ -47,8 +50,6 @@ def dual_lower_bound(geom: CostGeometry, a, b, f):
     the dual value is then summed exactly (:func:`otgen.theory.rounding.dot_interval`) and
     rounded down.  ``b`` must be the balanced weights (sum(b) = sum(a)).
     """
-    from .rounding import U, dot_interval, fraction_down, up
-
     g_c = geom.cmin(f, transpose=True)          # g_j = min_i C_ij - f_i
     f_cc = geom.cmin(g_c)                       # f_i = min_j C_ij - g_j  (>= f, still feasible)
     f_np = f_cc.double().cpu().numpy()
@@ -104,10 +105,6 @@ def rounding_upper_bound(geom: CostGeometry, a, b, rows, cols, cost) -> float:
     the correction is the smaller of :math:`\max C \cdot \bar\delta` and
     :math:`\bar e_r^T \bar C \bar e_c / \delta_{lo}`.
     """
-    from math import fsum
-
-    from .rounding import U, gamma, up
-
     n, m = len(a), len(b)
     rho = 2 * gamma(max(n, m) + 16)
     E = geom.cost_error()

@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from scipy.spatial.distance import cdist
 
+from .rounding import U, gamma, up
+
 #: dense cost matrices up to this many entries are stored; larger ones are recomputed in blocks
 DENSE_MAX = 2.5e7
 #: entries per block for blockwise reductions
@@ -328,8 +330,6 @@ class CostGeometry:
         :math:`E_S^{p/2} + 8uM` for p <= 2 (Hölder), :math:`\frac p2 (M^{2/p} + E_S)^{p/2 - 1}
         E_S + 8uM` for p > 2.
         """
-        from .rounding import U, gamma, up
-
         d = self.x.shape[1]
         R = self.sq_radius()
         e_s = up((4 * gamma(d + 3) + 8 * U) * R * (1 + 4 * U))
@@ -346,8 +346,6 @@ class CostGeometry:
 
     def sq_radius(self) -> float:
         """max |x_i|^2 + max |y_j|^2 of the centred coordinates, rounded up."""
-        from .rounding import gamma, up
-
         d = self.x.shape[1]
         rx = float((self.x.double() ** 2).sum(1).max()) if self.n else 0.0
         ry = float((self.y.double() ** 2).sum(1).max()) if self.m else 0.0
@@ -356,8 +354,6 @@ class CostGeometry:
     def max_cost_bound(self) -> float:
         """A rigorous upper bound on every exact cost: (2 sqrt(max |z|^2) (1 + 4u) + centring
         error)^p over the pooled centred points z, rounded up."""
-        from .rounding import U, up
-
         rad = up(float(np.sqrt(self.sq_radius())) * (1 + 4 * U))
         return up((2 * rad * (1 + 8 * U)) ** self.p * (1 + 8 * U))
 

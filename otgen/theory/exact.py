@@ -50,16 +50,22 @@ CAP_FACTOR = 16.0
 MAX_REPAIRS = 2
 
 
-def initial_cap(P: ExactProblem, C: np.ndarray) -> float:
+def first_cap(C: np.ndarray, feasible_max: float = 0.0) -> float:
     """A first cost cap: CAP_FACTOR x the largest nearest-partner cost (every coupling moves
-    some mass at least that far), or the largest cost of the monotone coupling along the first
-    axis if larger (it is a feasible plan)."""
+    some mass at least that far), or ``feasible_max``, the largest cost of some feasible plan,
+    if larger."""
     nn = max(float(C.min(1).max()), float(C.min(0).max()))
+    return max(CAP_FACTOR * nn, feasible_max, 2.0 ** -900)
+
+
+def initial_cap(P: ExactProblem, C: np.ndarray) -> float:
+    """:func:`first_cap`, with the monotone coupling along the first axis as the feasible plan
+    for point problems (a bare cost matrix has none)."""
     nw = 0.0
-    if P.X.shape[1]:  # points (not a bare matrix): the monotone coupling along an axis
+    if P.X.shape[1]:
         i, j, _ = northwest_coupling(P.X[:, 0], P.Y[:, 0], P.a, P.b_balanced)
         nw = float(P.costs(i, j).max())
-    return max(CAP_FACTOR * nn, nw, 2.0 ** -900)
+    return first_cap(C, nw)
 
 
 def _simplex(a, b, C, cap, max_iter, init=None):
@@ -73,12 +79,14 @@ def _simplex(a, b, C, cap, max_iter, init=None):
     return np.asarray(G), np.asarray(log["u"]) * cap, np.asarray(log["v"]) * cap, log
 
 
-def gap_ok(lower: float, upper: float, P: ExactProblem, cap: float) -> bool:
-    """Certified gap at rounding level: EXACT_RTOL relative, or, for a (near-)zero optimum, the
-    rounding of potentials of size ``cap`` (64 u cap per unit mass) and the underflow term.
-    ``cap`` should also cover the largest cost the plan uses: an optimum made only of the
-    weights' own rounding (1e-17 of mass moved at cost c) has a gap of about u c."""
-    return upper - lower <= EXACT_RTOL * abs(upper) + 64 * U * cap + 8 * P.tau
+def gap_ok(lower: float, upper: float, P: ExactProblem, cap: float,
+           rtol: float = EXACT_RTOL) -> bool:
+    """The certified gap meets ``rtol`` (relative; default: rounding level), or, for a
+    (near-)zero optimum, the rounding of potentials of size ``cap`` (64 u cap per unit mass)
+    and the underflow term.  ``cap`` should also cover the largest cost the plan uses: an
+    optimum made only of the weights' own rounding (1e-17 of mass moved at cost c) has a gap
+    of about u c."""
+    return upper - lower <= rtol * abs(upper) + 64 * U * cap + 8 * P.tau
 
 
 def solve_capped(P: ExactProblem, C: np.ndarray, max_iter: int):
@@ -127,11 +135,11 @@ def solve_problem(P: ExactProblem, max_iter: int = MAX_ITER) -> dict:
     optimal = converged and gap_ok(lower, pv.upper, P, max(cap, pv.cost_scale))
     if not converged:
         warn_caller(f"network simplex stopped at max_iter={max_iter} before optimality "
-                      f"({log.get('warning')}); the returned interval is still certified")
+                    f"({log.get('warning')}); the returned interval is still certified")
     elif not optimal:
         warn_caller("network simplex ended at a non-optimal basis (certified relative gap "
-                      f"{(pv.upper - lower) / max(abs(pv.upper), 1e-300):.2e}) even after "
-                      f"{MAX_REPAIRS} repairs; the returned interval is still certified")
+                    f"{(pv.upper - lower) / max(abs(pv.upper), 1e-300):.2e}) even after "
+                    f"{MAX_REPAIRS} repairs; the returned interval is still certified")
     return pack_result(P, pv, lower, f, g, optimal, int(log.get("n_iter", 0) or 0),
                        {"repairs": repairs, "cost_cap": float(cap)})
 
@@ -145,7 +153,8 @@ def _certify(P: ExactProblem, G: np.ndarray, v: np.ndarray):
 
 def pack_result(P: ExactProblem, pv: PlanValue, lower: float, f, g, converged: bool,
                 n_iter: int, info: dict) -> dict:
-    """OTResult fields in the caller's units from normalized certified values."""
+    """OTResult fields in the caller's units from normalized certified values (``f, g`` may be
+    None when no potentials exist)."""
     upper_c = P.to_caller_units(pv.upper, "up")
     lower_c = P.to_caller_units(lower, "down")
     scale = 2.0 ** (-P.k * P.p)
@@ -162,5 +171,6 @@ def pack_result(P: ExactProblem, pv: PlanValue, lower: float, f, g, converged: b
     value = fsum((pv.mass * P.costs(pv.i, pv.j)).tolist()) * scale * 2.0 ** -P.ka
     value = min(max(value, lower_c), upper_c)
     return dict(value=value, lower=lower_c, upper=upper_c, plan=plan,
-                coupling=(pv.i, pv.j, mass), potentials=(f * scale, g * scale),
+                coupling=(pv.i, pv.j, mass),
+                potentials=None if f is None else (f * scale, g * scale),
                 converged=bool(converged), n_iter=n_iter, info=info)

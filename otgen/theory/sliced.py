@@ -23,9 +23,8 @@ import numpy as np
 import torch
 
 from .._validate import check_cost_range, check_int, check_measures, check_positive
-from .certificate import ExactProblem, plan_value, projected_coupling_upper
+from .certificate import ExactProblem, monotone_plan_value, projected_coupling_upper
 from .certify import northwest_coupling
-from .flows import exact_northwest
 from .result import OTResult
 from .rounding import U, down, dot_interval, gamma, up
 
@@ -51,9 +50,7 @@ def certified_slice_lower(x, y, a, b, p, theta) -> float:
     dx = float((np.abs(x) @ np.abs(theta)).max()) * gamma(len(theta) + 2)
     dy = float((np.abs(y) @ np.abs(theta)).max()) * gamma(len(theta) + 2)
     P1 = ExactProblem.build(z[:, None], w[:, None], a, b, p)
-    i, j, F = exact_northwest(np.argsort(z, kind="stable"), np.argsort(w, kind="stable"),
-                              P1.masses)
-    low = plan_value(P1, i, j, flows=F).lower  # normalized units: cost <= mass <= 1
+    low = monotone_plan_value(P1, z, w).lower  # normalized units: cost <= mass <= 1
     delta = up(up(np.ldexp(up(dx + dy) * (1 + 4 * U), P1.k)))  # in P1's units, mass <= 1
     root = down(down(low ** up(1.0 / p)))  # low <= 1, so a larger exponent rounds down
     lo = max(down(root - delta), 0.0)

@@ -37,14 +37,12 @@ import torch
 from scipy.spatial import cKDTree
 
 from .._validate import Measures
-from .certificate import (ExactProblem, PlanValue, certified_ctransform, dual_value,
-                          plan_value, recentred)
+from .certificate import ExactProblem, PlanValue, certified_dual, plan_value
 from .certify import DENSE_PLAN_MAX, default_directions, northwest_coupling
 from .closed_form import certified_gelbrich
 from .costs import BLOCK_ENTRIES, cost_blocks, cost_matrix, pair_costs
-from .exact import CAP_FACTOR, EXACT_RTOL, capped_emd, pack_result
+from .exact import CAP_FACTOR, EXACT_RTOL, capped_emd, first_cap, gap_ok, pack_result
 from .progress import logger, warn_caller
-from .rounding import U
 
 #: k-d trees are used for the p = 2 c-transform up to this dimension (lifted dim = d + 1)
 KDTREE_MAX_DIM = 8
@@ -142,8 +140,7 @@ def _subsample_potentials(x, y, a, b, p, size, rng, k):
     # (12 clusters, n = 10,000: the 4,000-point solve ran twice, 1.9 s each)
     axis = default_directions(x[ix], y[iy], n_random=0)[0]
     bi, bj, _ = northwest_coupling(x[ix] @ axis, y[iy] @ axis, aa, bb)
-    cap = max(CAP_FACTOR * max(float(C.min(1).max()), float(C.min(0).max())),
-              float(C[bi, bj].max()), 2.0 ** -900)
+    cap = first_cap(C, float(C[bi, bj].max()))
     P, f_sub, _, _, sub_cap = capped_emd(aa, bb, C, cap, 10**9)
     g = c_transform_knn(y, x[ix], f_sub, p)[0][:, 0]  # g_j = min_i C - f_i
     f = c_transform_knn(x, y, g, p)[0][:, 0]
@@ -210,8 +207,7 @@ def solve_sparse(mu: Measures, p: float, *, tol=None, k=8, subsample=None, max_r
             logger.info("sparse round %d: certified [%.17g, %.17g]", rnd,
                         P.to_caller_units(cert.lower, "down"),
                         P.to_caller_units(cert.plan.upper, "up"))
-            if _gap_met(P, cert.lower, cert.plan.upper, target,
-                        max(cap, cert.plan.cost_scale)):
+            if gap_ok(cert.lower, cert.plan.upper, P, max(cap, cert.plan.cost_scale), target):
                 break
             new = cert.violations(state.u, state.v)  # pairs the certificate found violated
         vc, ic = c_transform_knn(y, x, state.u, p, k)      # min_i C_ij - u_i
@@ -227,11 +223,11 @@ def solve_sparse(mu: Measures, p: float, *, tol=None, k=8, subsample=None, max_r
         logger.info("sparse round %d: certified [%.17g, %.17g]", rnd,
                     P.to_caller_units(cert.lower, "down"), P.to_caller_units(cert.plan.upper, "up"))
     lower, pv = cert.lower, cert.plan
-    converged = _gap_met(P, lower, pv.upper, target, max(cap, pv.cost_scale))
+    converged = gap_ok(lower, pv.upper, P, max(cap, pv.cost_scale), target)
     if not converged:
         rel = (pv.upper - lower) / max(abs(pv.upper), 1e-300)
         warn_caller(f"sparse exact solver stopped after {rnd} rounds with certified relative gap "
-                      f"{rel:.2e}; the returned interval is still certified")
+                    f"{rel:.2e}; the returned interval is still certified")
     out = pack_result(P, pv, lower, cert.f, cert.g, converged, rnd,
                       {"solver": "sparse-network-simplex", "edges": int(len(edges)),
                        "rounds": rnd, "history": history})
@@ -316,16 +312,7 @@ class _Certificate:
 def _certify(P: ExactProblem, state: _Search, gelbrich: float) -> _Certificate:
     """Rigorous interval of the current plan and potentials (one or two c-transforms over all
     pairs: the second only while n m <= DOUBLE_CTRANSFORM_MAX)."""
-    pv = plan_value(P, *state.plan)
-    g = recentred(state.v)
-    f, idx = certified_ctransform(P, g, return_index=True)
-    if len(P.X) * len(P.Y) <= DOUBLE_CTRANSFORM_MAX:
-        g = certified_ctransform(P, f, transpose=True)
-    lower = max(dual_value(P, f, g), gelbrich)
-    return _Certificate(lower, pv, f, g, idx)
-
-
-def _gap_met(P: ExactProblem, lower: float, upper: float, target: float, cap: float) -> bool:
-    """The certified gap meets ``target`` (relative), up to the rounding floor of potentials of
-    size ``cap`` when the optimum is (near) zero (see :func:`otgen.theory.exact.gap_ok`)."""
-    return upper - lower <= target * abs(upper) + 64 * U * cap + 8 * P.tau
+    n, m = P.shape
+    lower, f, g, idx = certified_dual(P, state.v, double=n * m <= DOUBLE_CTRANSFORM_MAX,
+                                      return_index=True)
+    return _Certificate(max(lower, gelbrich), plan_value(P, *state.plan), f, g, idx)

@@ -10,14 +10,13 @@ import torch
 
 from .._validate import (Measures, check_choice, check_cost_range, check_device, check_int,
                          check_measures, check_positive, is_tensor)
-from .certificate import ExactProblem, plan_value, projected_coupling_upper
+from .certificate import ExactProblem, monotone_plan_value, projected_coupling_upper
 from .certify import default_directions, dense_plan
 from .choose import DENSE_EXACT_MAX, choose_method
 from .closed_form import certified_gelbrich, gelbrich_lower_bound
 from .costs import pair_costs, torch_cost
 from .entropic import solve_sinkhorn
-from .exact import solve_exact
-from .flows import exact_northwest
+from .exact import pack_result, solve_exact
 from .progress import verbose_logging
 from .sparse import c_transform_knn, solve_sparse
 from .result import OTResult
@@ -184,15 +183,8 @@ def _solve_positive(mu: Measures, p, method, tol, seed, max_iter) -> dict:
 def _solve_1d(mu: Measures, p: float) -> dict:
     """The sorted coupling in exact masses: optimal for p >= 1, both bounds from its cost."""
     P = ExactProblem.build(mu.x, mu.y, mu.a, mu.b, p)
-    i, j, F = exact_northwest(np.argsort(P.X[:, 0], kind="stable"),
-                              np.argsort(P.Y[:, 0], kind="stable"), P.masses)
-    pv = plan_value(P, i, j, flows=F)
-    lower, upper = P.to_caller_units(pv.lower, "down"), P.to_caller_units(pv.upper, "up")
-    mass = np.ldexp(pv.mass, -P.ka)
-    value = float(np.dot(mass, np.abs(mu.x[pv.i, 0].astype(np.float64)
-                                      - mu.y[pv.j, 0].astype(np.float64)) ** p))
-    return dict(value=min(max(value, lower), upper), lower=lower, upper=upper,
-                plan=dense_plan(pv.i, pv.j, mass, mu.n, mu.m), coupling=(pv.i, pv.j, mass))
+    pv = monotone_plan_value(P, P.X[:, 0], P.Y[:, 0])
+    return pack_result(P, pv, pv.lower, None, None, True, 0, {})
 
 
 def _solve_gaussian(mu: Measures, seed) -> dict:
