@@ -123,7 +123,7 @@ def _keops_pays(device) -> bool:
     return device.type == "cuda"
 
 
-def _lazy_cost(A: torch.Tensor, B: torch.Tensor, p: float):
+def lazy_cost(A: torch.Tensor, B: torch.Tensor, p: float):
     """KeOps LazyTensor of |A_i - B_j|^p."""
     from pykeops.torch import LazyTensor
 
@@ -138,7 +138,7 @@ def _lazy_cost(A: torch.Tensor, B: torch.Tensor, p: float):
     return ((p / 2) * sq.log()).exp()
 
 
-def _lazy_softmin(C, h: torch.Tensor, eps: float, ranges=None):
+def lazy_softmin(C, h: torch.Tensor, eps: float, ranges=None):
     """-eps log sum_j exp((h_j - C_ij) / eps) of a KeOps LazyTensor C (optionally block-sparse)."""
     from pykeops.torch import LazyTensor
 
@@ -147,7 +147,7 @@ def _lazy_softmin(C, h: torch.Tensor, eps: float, ranges=None):
     return -eps * ((H - C) / eps).logsumexp(dim=1, **kw).view(-1)
 
 
-def _lazy_plan_stats(u: torch.Tensor, v: torch.Tensor, C, eps: float, need, ranges=None):
+def lazy_plan_stats(u: torch.Tensor, v: torch.Tensor, C, eps: float, need, ranges=None):
     """Row sums, column sums and <K, C> of the KeOps plan K = exp((u_i + v_j - C_ij) / eps),
     each only if named in ``need`` (optionally block-sparse)."""
     from pykeops.torch import LazyTensor
@@ -227,7 +227,7 @@ class CostGeometry:
 
     def _keops(self, transpose):
         A, B = (self.y, self.x) if transpose else (self.x, self.y)
-        return _lazy_cost(A, B, self.p)
+        return lazy_cost(A, B, self.p)
 
     # --- reductions ----------------------------------------------------------------------
     def softmin(self, h, eps, transpose=False):
@@ -237,7 +237,7 @@ class CostGeometry:
         """
         h = self._t(h)
         if self.lazy:
-            return _lazy_softmin(self._keops(transpose), h, eps)
+            return lazy_softmin(self._keops(transpose), h, eps)
         out = []
         if self.C is not None:
             for _, C in self.blocks(transpose):
@@ -279,7 +279,7 @@ class CostGeometry:
         """
         u, v = self._t(u), self._t(v)
         if self.lazy:
-            return _lazy_plan_stats(u, v, self._keops(False), eps, need)
+            return lazy_plan_stats(u, v, self._keops(False), eps, need)
         rows, cols, cost = [], torch.zeros_like(v), torch.zeros((), dtype=u.dtype, device=u.device)
         P = None  # one buffer for the plan block, filled in place (no temporaries per block)
         for sl, C in self.blocks(scratch=True):
@@ -337,7 +337,7 @@ class CostGeometry:
             return e_s
         M = self.max_cost_bound()
         # rounding of the root / power: 8u of the cost, or (p 745 + 8) u through KeOps'
-        # exp(p/2 log S) (see _lazy_cost)
+        # exp(p/2 log S) (see lazy_cost)
         rel = 8 * U if not self.lazy or self.p == 1 else (self.p * 745 + 8) * U
         if self.p < 2:
             return up(up(e_s ** (self.p / 2) * (1 + 4 * U)) + rel * M)

@@ -29,8 +29,8 @@ import math
 
 import torch
 
-from .costs import (KEOPS_CPU_MIN_ENTRIES, CostGeometry, _lazy_cost, _lazy_plan_stats,
-                    _lazy_softmin)
+from .costs import (KEOPS_CPU_MIN_ENTRIES, CostGeometry, lazy_cost, lazy_plan_stats,
+                    lazy_softmin)
 
 #: the multiscale backend needs a voxel grid that makes sense, and GeomLoss's formulas for p
 MULTISCALE_MAX_DIM = 3
@@ -207,7 +207,7 @@ class MultiscaleGeometry(CostGeometry):
 
     def _lazy_sorted(self, t, transpose):
         A, B = (t["ys"], t["xs"]) if transpose else (t["xs"], t["ys"])
-        return _lazy_cost(A, B, self.p)
+        return lazy_cost(A, B, self.p)
 
     def softmin(self, h, eps, transpose=False):
         t = self._active(eps)
@@ -217,7 +217,7 @@ class MultiscaleGeometry(CostGeometry):
 
         rows, cols = (t["py"], t["px"]) if transpose else (t["px"], t["py"])
         ranges = swap_axes(t["ranges"]) if transpose else t["ranges"]
-        out = _lazy_softmin(self._lazy_sorted(t, transpose), self._t(h)[cols], eps, ranges)
+        out = lazy_softmin(self._lazy_sorted(t, transpose), self._t(h)[cols], eps, ranges)
         return torch.empty_like(out).index_copy_(0, rows, out)
 
     def plan_stats(self, u, v, eps, need=("rows", "cols", "cost")):
@@ -225,7 +225,7 @@ class MultiscaleGeometry(CostGeometry):
         if t is None:
             return super().plan_stats(u, v, eps, need)
         px, py = t["px"], t["py"]
-        rows_s, cols_s, cost = _lazy_plan_stats(self._t(u)[px], self._t(v)[py],
+        rows_s, cols_s, cost = lazy_plan_stats(self._t(u)[px], self._t(v)[py],
                                                 self._lazy_sorted(t, False), eps, need,
                                                 t["ranges"])
         # back to the callers' order
