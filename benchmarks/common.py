@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -72,3 +74,17 @@ def predict(points, n):
     k = fit_exponent(points)
     k = 2.0 if k is None else max(k, 1.0)
     return t0 * (n / n0) ** k
+
+
+def git_commit() -> str:
+    """The otgen commit a row was measured with ("" outside a git checkout)."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, cwd=Path(__file__).resolve().parent).stdout.strip()
+    except OSError:
+        return ""
+
+
+def peak_mb() -> float:
+    """Peak resident memory of this process so far, in MB (``ru_maxrss``; Linux: KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

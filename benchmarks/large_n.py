@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -39,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import fit_exponent, machine_info, predict, versions_line
+from .common import fit_exponent, git_commit, machine_info, peak_mb, predict, versions_line
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 TOL = 0.05
@@ -60,19 +59,6 @@ CONFIGS = {
 def clouds(n: int, d: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     return rng.normal(size=(n, d)), rng.normal(size=(n, d)) + 1.0
-
-
-def _commit() -> str:
-    """The otgen commit a row was measured with ("" outside a git checkout)."""
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, cwd=Path(__file__).resolve().parent).stdout.strip()
-    except OSError:
-        return ""
-
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
 def _warm_up(solver: str, d: int, device: str = "cpu"):
@@ -113,8 +99,8 @@ def worker(spec: dict) -> dict:
     x, y = clouds(n, d)
     row = dict(solver=solver, n=n, d=d,
                **{k: spec[k] for k in ("eps", "max_iter", "device") if k in spec})
-    commit = _commit()  # the code this process loaded, not what HEAD is when it ends
-    base = _peak_mb()
+    commit = git_commit()  # the code this process loaded, not what HEAD is when it ends
+    base = peak_mb()
     t0 = time.perf_counter()
     if solver.startswith("otgen-"):
         from otgen.theory import wasserstein
@@ -143,7 +129,7 @@ def worker(spec: dict) -> dict:
         row.update(value=_geomloss(xt, yt, solver.split("-")[1]), backend=solver.split("-")[1])
     row["time_s"] = time.perf_counter() - t0
     row["commit"] = commit
-    row["peak_mb"] = _peak_mb()
+    row["peak_mb"] = peak_mb()
     row["extra_mb"] = max(row["peak_mb"] - base, 0.0)
     return row
 

@@ -3,22 +3,21 @@ r"""Exact OT for large clouds: network simplex on a sparse graph, grown by colum
 The optimal plan of an n x m problem has at most n + m - 1 nonzeros, and with good dual
 potentials one can guess where they are.  The solver
 
-1. estimates potentials from an exact (dense) solve on a subsample of ``SUBSAMPLE`` points,
-   extended to all points by c-transforms;
-2. keeps, for every point, its ``k`` best partners under the reduced cost
-   :math:`C_{ij} - f_i - g_j`, plus a feasibility backbone (the monotone coupling along the
-   principal axis), and solves that sparse LP exactly with POT's sparse network simplex,
-   warm-started from the current potentials;
-3. c-transforms the new potential over *all* pairs: this gives a certified lower bound (for
-   p = 2 also the Gelbrich bound of the moments, which is tight for near-Gaussian clouds) and
-   lists the pairs with negative reduced cost, which are added to the graph (column
-   generation); repeat until no pair violates dual feasibility (then lower == upper == OT) or the
-   certified relative gap is <= ``tol``.
+1. builds a candidate graph of ~20 edges per point coarse-to-fine
+   (:mod:`otgen.theory.coarse_to_fine`: clusterings of both clouds, the exact plan at each level
+   refined into the next);
+2. solves the LP restricted to that graph exactly (:func:`otgen.theory.simplex.sparse_emd`,
+   POT's network simplex on capped costs);
+3. certifies on the exact inputs (:mod:`otgen.theory.certificate`): the plan's exact flows give
+   the upper bound; the certified c-transforms of both potentials over *all* pairs give two
+   exactly feasible dual pairs, the better one the lower bound (for p = 2 also the Gelbrich bound
+   of the moments).  The same passes list each row's and column's most violated partner
+   :math:`C_{ij} < u_i + v_j`; they join the graph (column generation) and the LP is solved
+   again, until the certified relative gap is <= ``tol`` (``None``: rounding level, i.e. exact)
+   or no pair is violated.
 
-The c-transform :math:`\min_j \|x_i - y_j\|^2 - g_j` is an exact nearest-neighbour query in
-d + 1 dimensions (lift :math:`y_j \mapsto (y_j, \sqrt{K - g_j})`), answered by a k-d tree in
-low dimension, and by blockwise brute force otherwise (or for p != 2).  Memory is
-O((n + m) k) instead of O(nm).
+Each round costs one sparse LP and two O(n m d) passes over the cost in blocks: memory stays
+O((n + m) k).
 
 References
 ----------
@@ -27,292 +26,152 @@ generation).  B. Schmitzer. A sparse multiscale algorithm for dense optimal tran
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import ot
-import scipy.sparse as sp
-import torch
-from scipy.spatial import cKDTree
 
 from .._validate import Measures
-from .certificate import ExactProblem, PlanValue, certified_dual, plan_value
-from .certify import DENSE_PLAN_MAX, default_directions, northwest_coupling
+from .certificate import (ExactProblem, certified_ctransform, dual_value, gram_dual_loss,
+                          plan_value, recentred)
+from .certify import DENSE_PLAN_MAX
 from .closed_form import certified_gelbrich
-from .costs import BLOCK_ENTRIES, cost_blocks, cost_matrix, pair_costs
-from .exact import CAP_FACTOR, EXACT_RTOL, capped_emd, first_cap, gap_ok, pack_result
+from .coarse_to_fine import COARSEST, NEIGHBOURS, coarse_to_fine, tree_order
+from .exact import EXACT_RTOL, gap_ok, pack_result
 from .progress import logger, warn_caller
+from .simplex import SparsePlan, sparse_emd
 
-#: k-d trees are used for the p = 2 c-transform up to this dimension (lifted dim = d + 1)
-KDTREE_MAX_DIM = 8
-#: size of the subsample solved densely for the initial potentials
-SUBSAMPLE = 4000
-#: the certificate's second c-transform (which can only tighten the lower bound) is skipped
-#: above this many pairs: one brute-force pass over 4e8 pairs takes ~1.3 s at d = 2
-DOUBLE_CTRANSFORM_MAX = 1e8
-#: added to every (capped, divided) edge cost of the restricted LP to keep zero costs stored
-ZERO_SHIFT = 2.0 ** -4
-
-
-def c_transform_knn(x, y, g, p, k=1):
-    r"""The ``k`` smallest values of :math:`\|x_i - y_j\|^p - g_j` over j, and their indices.
-
-    Returns ``(values (n, k), indices (n, k))``; exact (not approximate) in every backend.
-    """
-    k = min(k, y.shape[0])
-    if p == 2 and x.shape[1] <= KDTREE_MAX_DIM:
-        # C_ij - g_j = r_i + |B x_i - B^-1 (y_j - t)|^2 + s_j for any symmetric B > 0 and t:
-        # an exact nearest-neighbour query once s_j is put in a lifted coordinate.  With B^2 = A,
-        # t from the Gaussian Monge map x -> t + A x, s_j is nearly constant and the tree fast.
-        B, Binv, t = _gaussian_map_factors(x, y)
-        xt, yt = x @ B, (y - t) @ Binv
-        s = (y * y).sum(1) - g - (yt * yt).sum(1)
-        lift = np.sqrt(np.maximum(s - s.min(), 0.0))
-        tree = cKDTree(np.column_stack([yt, lift]))
-        _, idx = tree.query(np.column_stack([xt, np.zeros(len(x))]), k=k)
-        idx = np.asarray(idx).reshape(len(x), k)
-        # recompute exactly from coordinates (the tree only picks the indices)
-        vals = pair_costs(x, y, np.repeat(np.arange(len(x)), k), idx.ravel(), p).reshape(
-            len(x), k) - g[idx]
-        order = np.argsort(vals, axis=1)
-        return np.take_along_axis(vals, order, 1), np.take_along_axis(idx, order, 1)
-    # the blocks only pick the indices; the values are recomputed exactly from coordinates
-    idx = _blockwise_argmin_k(x, y, p, k, g)
-    vals = pair_costs(x, y, np.repeat(np.arange(len(x)), k), idx.ravel(), p).reshape(
-        len(x), k) - g[idx]
-    return vals, idx
+#: from this dimension on (p = 2), certificates use BLAS products instead of coordinate
+#: differences when their absolute rounding bound costs <= GRAM_SHARE x tol of the value
+#: (cdist 1.04 s vs BLAS 0.12 s per 4e7 pairs at d = 64; equal around d = 4, measured)
+GRAM_MIN_DIM = 8
+GRAM_SHARE = 0.01
+#: best partners per point examined by each certificate pass; the violated ones join the graph
+#: (1: six rounds at n = 20,000, d = 64; 8: three)
+CANDIDATES = 8
+#: a pair counts as violated when its reduced cost is below -VIOLATION_RTOL x the cost cap
+#: (certified c-transforms are lowered by their rounding bound: ~1e-16 of the cap)
+VIOLATION_RTOL = 1e-12
 
 
-def nearest_neighbours(queries, points, k):
-    """Indices (len(queries), k) of the ``k`` Euclidean nearest ``points`` of each query.
+def solve_sparse(mu: Measures, p: float, *, tol=None, coarsest=None, neighbours=None,
+                 max_rounds=50, dense_plan_max=DENSE_PLAN_MAX) -> dict:
+    """Exact (or tol-certified) OT by coarse-to-fine column generation; OTResult fields.
 
-    A k-d tree up to ``KDTREE_MAX_DIM``; beyond, blockwise brute force (trees degrade to a slow
-    exhaustive search in high dimension: 16,000 x 16,000 points, k = 8, d = 64: 19.6 s for
-    scipy's cKDTree against ~1.5 s for the blocks on 2 cores).
-    """
-    if queries.shape[1] <= KDTREE_MAX_DIM:
-        idx = cKDTree(points).query(queries, k=k)[1]
-        return np.asarray(idx).reshape(len(queries), k)
-    return _blockwise_argmin_k(queries, points, 2, k)
-
-
-def _blockwise_argmin_k(x, y, p, k, g=None):
-    r"""Indices (n, k) of the ``k`` smallest :math:`\|x_i - y_j\|^p - g_j` per row, by brute
-    force over row blocks of the cost (one buffer, overwritten in place)."""
-    xt, yt = torch.as_tensor(x), torch.as_tensor(y)
-    gt = None if g is None else torch.as_tensor(g)[None, :]
-    rows = max(1, int(BLOCK_ENTRIES // max(len(y), 1)))
-    return torch.cat([(C if gt is None else C.sub_(gt)).topk(k, dim=1, largest=False).indices
-                      for _, C in cost_blocks(xt, yt, p, rows, reuse=True)]).numpy()
-
-
-def _gaussian_map_factors(x, y):
-    """(A^1/2, A^-1/2, t) of the Monge map x -> t + A x between Gaussian fits (I, shift if
-    degenerate).  Only affects speed of the k-d tree, never the result."""
-    d = x.shape[1]
-    eye = np.eye(d)
-    if len(x) <= d or len(y) <= d:
-        return eye, eye, y.mean(0) - x.mean(0)
-    S1, S2 = np.atleast_2d(np.cov(x.T)), np.atleast_2d(np.cov(y.T))
-    w1, V1 = np.linalg.eigh(S1)
-    if w1.min() <= 1e-12 * max(w1.max(), 1e-300) or not np.all(np.isfinite(S2)):
-        return eye, eye, y.mean(0) - x.mean(0)
-    r1, r1inv = (V1 * w1 ** 0.5) @ V1.T, (V1 * w1 ** -0.5) @ V1.T
-    wc, Vc = np.linalg.eigh(r1 @ S2 @ r1)
-    A = r1inv @ ((Vc * np.clip(wc, 0, None) ** 0.5) @ Vc.T) @ r1inv
-    wa, Va = np.linalg.eigh((A + A.T) / 2)
-    if wa.min() <= 1e-12 * max(wa.max(), 1e-300):
-        return eye, eye, y.mean(0) - x.mean(0)
-    t = y.mean(0) - A @ x.mean(0)
-    return (Va * wa ** 0.5) @ Va.T, (Va * wa ** -0.5) @ Va.T, t
-
-
-def _subsample_potentials(x, y, a, b, p, size, rng, k):
-    n, m = len(x), len(y)
-    ix = np.sort(rng.choice(n, min(n, size), replace=False, p=a / a.sum()))
-    iy = np.sort(rng.choice(m, min(m, size), replace=False, p=b / b.sum()))
-    aa, bb = a[ix] / a[ix].sum(), b[iy] / b[iy].sum()
-    bb *= aa.sum() / bb.sum()
-    C = cost_matrix(x[ix], y[iy], p)
-    # first cap: also the largest cost of the monotone coupling along the principal axis (a
-    # feasible plan), so that clustered data whose mass must cross do not need a second solve
-    # (12 clusters, n = 10,000: the 4,000-point solve ran twice, 1.9 s each)
-    axis = default_directions(x[ix], y[iy], n_random=0)[0]
-    bi, bj, _ = northwest_coupling(x[ix] @ axis, y[iy] @ axis, aa, bb)
-    cap = first_cap(C, float(C[bi, bj].max()))
-    P, f_sub, _, _, sub_cap = capped_emd(aa, bb, C, cap, 10**9)
-    g = c_transform_knn(y, x[ix], f_sub, p)[0][:, 0]  # g_j = min_i C - f_i
-    f = c_transform_knn(x, y, g, p)[0][:, 0]
-    # displacement candidates: move every point by the barycentric displacement of its nearest
-    # subsample point, and take the k nearest points of the other cloud around it
-    rows, cols = [], []
-    for (src, dst, P_, isrc, idst, w, transpose) in (
-            (x, y, P, ix, iy, aa, False), (y, x, P.T, iy, ix, bb, True)):
-        bary = (P_ @ dst[idst]) / np.maximum(w, 1e-300)[:, None]
-        near = nearest_neighbours(src, src[isrc], 1)[:, 0]
-        moved = src + (bary - src[isrc])[near]
-        kk = min(k, len(dst))
-        nbr = nearest_neighbours(moved, dst, kk)
-        r_, c_ = np.repeat(np.arange(len(src)), kk), nbr.ravel()
-        rows.append(c_ if transpose else r_)
-        cols.append(r_ if transpose else c_)
-    return f, g, np.concatenate(rows), np.concatenate(cols), sub_cap
-
-
-def solve_sparse(mu: Measures, p: float, *, tol=None, k=8, subsample=None, max_rounds=50,
-                 seed=0, dense_plan_max=DENSE_PLAN_MAX) -> dict:
-    """Exact (or tol-certified) OT by column generation; returns OTResult fields.
-
-    The search (k-d trees, candidate pairs, the restricted LPs) runs on rounded, centred
+    The search (hierarchy, candidate pairs, the restricted LPs) runs on rounded, centred
     coordinates and capped costs; the returned interval is certified on the exact inputs by
-    :mod:`otgen.theory.certificate` (the plan's exact flows, a c-transform over all pairs).
+    :mod:`otgen.theory.certificate` (the plan's exact flows, c-transforms over all pairs).
     """
-    rng = np.random.default_rng(seed)
-    P = ExactProblem.build(mu.x, mu.y, mu.a, mu.b, p)
+    P0 = ExactProblem.build(mu.x, mu.y, mu.a, mu.b, p)
+    ox, oy = tree_order(P0.X), tree_order(P0.Y)
+    P = P0.permuted(ox, oy)  # clusters are blocks of consecutive points
     center = np.concatenate([P.X, P.Y]).mean(0)
     x, y = P.X - center, P.Y - center  # search coordinates only: never used in a bound
     a, b = P.a, P.b_balanced
-    n, m = len(x), len(y)
-    if subsample is None:
-        subsample = SUBSAMPLE
-    logger.info("sparse: n=%d, m=%d, d=%d, p=%g, exact potentials of a %d-point subsample, "
-                "k=%d, tol %s", n, m, x.shape[1], p, min(n, m, subsample), k,
-                "none (to optimality)" if tol is None else f"{tol:.2g}")
-    f, g, edges, sub_cap = _initial_graph(x, y, a, b, p, subsample, rng, k)
-    # cap costs at a multiple of the nearest-partner scale (see otgen.theory.exact): far pairs
-    # of the backbone would otherwise make potentials huge and the simplex inexact
-    near = max(float(pair_costs(x, y, np.arange(n), nearest_neighbours(x, y, 1)[:, 0], p).max()),
-               float(pair_costs(y, x, np.arange(m), nearest_neighbours(y, x, 1)[:, 0], p).max()))
-    cap = max(CAP_FACTOR * near, sub_cap, 2.0 ** -900)  # the subsample found the scale needed
+    n, m = P.shape
     target = EXACT_RTOL if tol is None else max(tol, EXACT_RTOL)
+    logger.info("sparse: n=%d, m=%d, d=%d, p=%g, tol %s", n, m, x.shape[1], p,
+                "none (to optimality)" if tol is None else f"{tol:.2g}")
+    start = coarse_to_fine(x, y, a, b, p, coarsest=coarsest or COARSEST,
+                           neighbours=neighbours or NEIGHBOURS)
+    edges, cap = start.edges, start.cap
+    costs = P.costs(edges // m, edges % m)
     gelbrich = certified_gelbrich(P.X, P.Y, P.a, P.b)[1] if p == 2 else -np.inf
-    state = _Search(u=f, v=g)
-    history, cert = [], None
+    best, cert, history = None, None, []
     for rnd in range(1, max_rounds + 1):
-        cap = _restricted_solve(P, a, b, edges, cap, state)
-        vr, ir = c_transform_knn(x, y, state.v, p, k)      # min_j C_ij - v_j (an estimate)
-        estimate = max(float(np.dot(a, vr[:, 0]) + np.dot(b, state.v)), gelbrich)
-        history.append((len(edges), estimate, state.upper))
-        logger.info("sparse round %d: %d edges, estimated [%.10g, %.10g], relative gap %.2e",
-                    rnd, len(edges), P.to_caller_units(estimate, "down"),
-                    P.to_caller_units(state.upper, "up"),
-                    (state.upper - estimate) / max(abs(state.upper), 1e-300))
-        thr = 1e-12 * cap
-        viol_r = (vr - state.u[:, None]) < -thr
-        new = (np.repeat(np.arange(n), ir.shape[1])[viol_r.ravel()].astype(np.int64) * m
-               + ir.ravel()[viol_r.ravel()])
-        if state.upper - estimate <= target * abs(state.upper) or new.size == 0:
-            cert = _certify(P, state, gelbrich)
-            logger.info("sparse round %d: certified [%.17g, %.17g]", rnd,
-                        P.to_caller_units(cert.lower, "down"),
-                        P.to_caller_units(cert.plan.upper, "up"))
-            if gap_ok(cert.lower, cert.plan.upper, P, max(cap, cert.plan.cost_scale), target):
-                break
-            new = cert.violations(state.u, state.v)  # pairs the certificate found violated
-        vc, ic = c_transform_knn(y, x, state.u, p, k)      # min_i C_ij - u_i
-        viol_c = (vc - state.v[:, None]) < -thr
-        new = np.concatenate([new, ic.ravel()[viol_c.ravel()].astype(np.int64) * m
-                              + np.repeat(np.arange(m), ic.shape[1])[viol_c.ravel()]])
-        if new.size == 0 or np.isin(new, edges).all():
+        plan = sparse_emd(a, b, edges // m, edges % m, costs, cap)
+        cap = plan.cap
+        pv = plan_value(P, plan.i, plan.j, plan.mass)
+        if best is None or pv.upper < best.upper:
+            best = pv
+        new_cert = _certify(P, plan, gelbrich, _use_gram(P, plan, tol, best.upper),
+                            CANDIDATES, VIOLATION_RTOL * cap)
+        if cert is None or new_cert.lower > cert.lower:
+            cert = new_cert
+        history.append((len(edges), cert.lower, best.upper))
+        logger.info("sparse round %d: %d edges, certified [%.17g, %.17g], relative gap %.2e",
+                    rnd, len(edges), P.to_caller_units(cert.lower, "down"),
+                    P.to_caller_units(best.upper, "up"),
+                    (best.upper - cert.lower) / max(abs(best.upper), 1e-300))
+        if gap_ok(cert.lower, best.upper, P, max(cap, best.cost_scale), target):
+            break
+        new = np.setdiff1d(new_cert.violated, edges)
+        if not len(new):
             break  # no violated pair left to add: the certificate is final
-        edges = np.union1d(edges, new)
-        cert = None
-    if cert is None:
-        cert = _certify(P, state, gelbrich)
-        logger.info("sparse round %d: certified [%.17g, %.17g]", rnd,
-                    P.to_caller_units(cert.lower, "down"), P.to_caller_units(cert.plan.upper, "up"))
-    lower, pv = cert.lower, cert.plan
-    converged = gap_ok(lower, pv.upper, P, max(cap, pv.cost_scale), target)
+        edges, costs = _add_edges(P, edges, costs, new)
+    converged = gap_ok(cert.lower, best.upper, P, max(cap, best.cost_scale), target)
     if not converged:
-        rel = (pv.upper - lower) / max(abs(pv.upper), 1e-300)
+        rel = (best.upper - cert.lower) / max(abs(best.upper), 1e-300)
         warn_caller(f"sparse exact solver stopped after {rnd} rounds with certified relative gap "
                     f"{rel:.2e}; the returned interval is still certified")
-    out = pack_result(P, pv, lower, cert.f, cert.g, converged, rnd,
+    out = pack_result(P, best, cert.lower, cert.f, cert.g, converged, rnd,
                       {"solver": "sparse-network-simplex", "edges": int(len(edges)),
-                       "rounds": rnd, "history": history})
-    if n * m > dense_plan_max:
-        out["plan"] = None
-    return out
+                       "rounds": rnd, "levels": start.levels, "history": history})
+    return _unpermute(out, ox, oy, dense_plan_max)
 
 
-def _initial_graph(x, y, a, b, p, subsample, rng, k):
-    """Potentials of a subsample solve and the first candidate edges (codes i m + j): the
-    k best partners of every point under the reduced cost, displacement candidates, and a
-    feasibility backbone (the monotone coupling along the principal axis); and the cost cap
-    the subsample solve ended with."""
-    n, m = len(x), len(y)
-    f, g, dr, dc, sub_cap = _subsample_potentials(x, y, a, b, p, subsample, rng, k)
-    bi, bj, _ = northwest_coupling(*(v @ default_directions(x, y, n_random=0)[0] for v in (x, y)),
-                                   a, b)
-    _, ir = c_transform_knn(x, y, g, p, k)
-    _, ic = c_transform_knn(y, x, f, p, k)
-    rows = np.concatenate([np.repeat(np.arange(n), ir.shape[1]), ic.ravel(), bi, dr])
-    cols = np.concatenate([ir.ravel(), np.repeat(np.arange(m), ic.shape[1]), bj, dc])
-    return f, g, np.unique(rows.astype(np.int64) * m + cols), sub_cap
+def _use_gram(P: ExactProblem, plan: SparsePlan, tol, upper: float) -> bool:
+    """BLAS certificates (p = 2, d >= GRAM_MIN_DIM) when their rounding bound is small
+    against the tolerance; never for exact solves (tol None)."""
+    if P.p != 2 or P.X.shape[1] < GRAM_MIN_DIM or tol is None:
+        return False
+    g_max = max(float(np.abs(recentred(plan.u)).max()), float(np.abs(recentred(plan.v)).max()))
+    return gram_dual_loss(P, g_max) <= GRAM_SHARE * tol * upper
 
 
-@dataclass
-class _Search:
-    """Column generation state: current potentials, best plan and its (float) cost."""
-
-    u: np.ndarray
-    v: np.ndarray
-    upper: float = np.inf
-    plan: tuple | None = None
-
-
-def _restricted_solve(P: ExactProblem, a, b, edges, cap, state: _Search) -> float:
-    """Network simplex on the candidate edges with costs capped at ``cap`` (raised until the
-    plan uses no capped edge); updates ``state``; returns the cap used."""
-    m = len(b)
-    r, c = edges // m, edges % m
-    cost = P.costs(r, c)
-    while True:
-        # POT's simplex works to absolute tolerances: costs are divided by the cap (so they lie
-        # in [0, 1]), and shifted by ZERO_SHIFT so that explicit zero costs stay in the sparse
-        # matrix (a constant shift changes every plan's cost by the same amount)
-        M = sp.coo_array((np.minimum(cost, cap) / cap + ZERO_SHIFT, (r, c)), shape=(len(a), m))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            G, log = ot.emd(a, b, M, numItermax=10**9, log=True,
-                            potentials_init=(state.u / cap, state.v / cap + ZERO_SHIFT))
-        G = sp.coo_array(G)
-        keep = G.data > 0
-        pi, pj, pm = G.row[keep], G.col[keep], G.data[keep]
-        used = P.costs(pi, pj)
-        if not len(used) or used.max() < cap or cap >= cost.max():
-            break
-        cap = max(CAP_FACTOR * cap, 2 * float(used.max()))
-    state.u = np.asarray(log["u"]) * cap
-    state.v = (np.asarray(log["v"]) - ZERO_SHIFT) * cap
-    value = float(np.dot(pm, used))
-    if value < state.upper:
-        state.upper, state.plan = value, (pi, pj, pm)
-    return cap
+def _add_edges(P: ExactProblem, edges, costs, new):
+    """Merge new edge codes (not yet in ``edges``) into the sorted list and its costs."""
+    m = P.shape[1]
+    edges = np.concatenate([edges, new])
+    costs = np.concatenate([costs, P.costs(new // m, new % m)])
+    order = np.argsort(edges, kind="stable")
+    return edges[order], costs[order]
 
 
 @dataclass
 class _Certificate:
+    """Certified lower bound from one LP's potentials (u, v), with the pairs found violated."""
+
     lower: float
-    plan: PlanValue
     f: np.ndarray
     g: np.ndarray
-    argmin: np.ndarray
-
-    def violations(self, u, v) -> np.ndarray:
-        """Pairs (i, argmin_j) as edge codes where the certified c-transform of v is below u
-        (the certificate's potentials are v's, shifted by a constant)."""
-        m = len(self.g)
-        shift = float(np.median(v))
-        rows = np.flatnonzero(self.f + shift < u - 1e-12 * np.maximum(np.abs(u), 1e-300))
-        return rows.astype(np.int64) * m + self.argmin[rows]
+    violated: np.ndarray  # edge codes of candidate pairs with negative reduced cost
 
 
-def _certify(P: ExactProblem, state: _Search, gelbrich: float) -> _Certificate:
-    """Rigorous interval of the current plan and potentials (one or two c-transforms over all
-    pairs: the second only while n m <= DOUBLE_CTRANSFORM_MAX)."""
-    n, m = P.shape
-    lower, f, g, idx = certified_dual(P, state.v, double=n * m <= DOUBLE_CTRANSFORM_MAX,
-                                      return_index=True)
-    return _Certificate(max(lower, gelbrich), plan_value(P, *state.plan), f, g, idx)
+def _certify(P: ExactProblem, plan: SparsePlan, gelbrich: float, gram: bool,
+             candidates: int, threshold: float) -> _Certificate:
+    r"""Both certified c-transforms of the LP's potentials: :math:`(v^c, v)` and
+    :math:`(u, u^c)` are exactly feasible; the better dual value (or Gelbrich's) is the bound.
+    The same passes list each row's and column's ``candidates`` best partners whose reduced
+    cost :math:`C_{ij} - u_i - v_j` is below ``-threshold``."""
+    m = P.shape[1]
+    u, v = recentred(plan.u), recentred(plan.v)
+    fv, ri, rv = certified_ctransform(P, v, return_index=True, gram=gram, candidates=candidates)
+    gu, ci, cv = certified_ctransform(P, u, transpose=True, return_index=True, gram=gram,
+                                      candidates=candidates)
+    by_rows, by_cols = dual_value(P, fv, v), dual_value(P, u, gu)
+    lower, f, g = (by_rows, fv, v) if by_rows >= by_cols else (by_cols, u, gu)
+    # rv_ik ~ C_ij - plan.v_j + median(plan.v): the pair is violated when that is < plan.u_i
+    bad_r = rv - float(np.median(plan.v)) - plan.u[:, None] < -threshold
+    bad_c = cv - float(np.median(plan.u)) - plan.v[:, None] < -threshold
+    rows = np.broadcast_to(np.arange(len(rv))[:, None], rv.shape)
+    cols = np.broadcast_to(np.arange(len(cv))[:, None], cv.shape)
+    violated = np.concatenate([rows[bad_r] * m + ri[bad_r], ci[bad_c] * m + cols[bad_c]])
+    return _Certificate(max(lower, gelbrich), f, g, violated)
+
+
+def _unpermute(out: dict, ox: np.ndarray, oy: np.ndarray, dense_plan_max: float) -> dict:
+    """Map a result on tree-ordered points back to the caller's order."""
+    i, j, mass = out["coupling"]
+    i, j = ox[i], oy[j]
+    out["coupling"] = (i, j, mass)
+    n, m = len(ox), len(oy)
+    out["plan"] = None
+    if n * m <= min(dense_plan_max, DENSE_PLAN_MAX):
+        out["plan"] = np.zeros((n, m))
+        np.add.at(out["plan"], (i, j), mass)
+    if out.get("potentials") is not None:
+        f, g = out["potentials"]
+        F, G = np.empty(n), np.empty(m)
+        F[ox], G[oy] = f, g
+        out["potentials"] = (F, G)
+    return out

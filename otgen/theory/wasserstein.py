@@ -18,7 +18,8 @@ from .costs import pair_costs, torch_cost
 from .entropic import solve_sinkhorn
 from .exact import pack_result, solve_exact
 from .progress import verbose_logging
-from .sparse import c_transform_knn, solve_sparse
+from .neighbours import c_transform_knn
+from .sparse import solve_sparse
 from .result import OTResult
 
 METHODS = {"auto", "exact", "sparse", "sinkhorn", "1d", "gaussian"}
@@ -169,11 +170,11 @@ def _solve(mu: Measures, p, method, tol, eps, seed, backend, device, max_iter) -
 
 def _solve_positive(mu: Measures, p, method, tol, seed, max_iter) -> dict:
     if method == "exact" and mu.n * mu.m > DENSE_EXACT_MAX:
-        return solve_sparse(mu, p, tol=None, seed=seed or 0)  # same LP, O(n + m) memory
+        return solve_sparse(mu, p, tol=None)  # same LP, O(n + m) memory
     if method == "exact":
         return solve_exact(mu, p, **({"max_iter": max_iter} if max_iter else {}))
     if method == "sparse":
-        return solve_sparse(mu, p, tol=1e-2 if tol is None else tol, seed=seed or 0)
+        return solve_sparse(mu, p, tol=1e-2 if tol is None else tol)
     if method == "1d":
         return _solve_1d(mu, p)
     return _solve_gaussian(mu, seed)

@@ -7,7 +7,8 @@ from scipy.spatial.distance import cdist
 
 from otgen._validate import check_measures
 from otgen.theory import wasserstein
-from otgen.theory.sparse import c_transform_knn, solve_sparse
+from otgen.theory.neighbours import c_transform_knn
+from otgen.theory.sparse import solve_sparse
 
 
 def brute_cost(x, y, p):
@@ -37,7 +38,7 @@ def test_sparse_is_exact_vs_assignment(d, p):
     C = brute_cost(x, y, p)
     r, c = linear_sum_assignment(C)
     truth = C[r, c].mean()
-    res = solve_sparse(check_measures(x, y), p, subsample=40, k=3)
+    res = solve_sparse(check_measures(x, y), p, coarsest=40, neighbours=3)
     assert res["converged"]
     assert abs(res["upper"] - truth) <= 1e-9 * truth
     assert res["lower"] <= truth * (1 + 1e-12)
@@ -54,7 +55,7 @@ def test_sparse_unequal_weights_vs_linprog():
     C = brute_cost(x, y, 2)
     A = np.vstack([np.kron(np.eye(n), np.ones(m)), np.kron(np.ones(n), np.eye(m))])
     truth = linprog(C.ravel(), A_eq=A, b_eq=np.concatenate([a, b]), method="highs").fun
-    res = solve_sparse(check_measures(x, y, a, b), 2.0, subsample=10, k=2)
+    res = solve_sparse(check_measures(x, y, a, b), 2.0, coarsest=10, neighbours=2)
     assert abs(res["upper"] - truth) <= 1e-8 * truth
     assert res["lower"] <= truth * (1 + 1e-10)
     i, j, mass = res["coupling"]
@@ -71,7 +72,7 @@ def test_sparse_early_stop_interval_is_certified(seed, tol):
     C = brute_cost(x, y, 2)
     r, c = linear_sum_assignment(C)
     truth = C[r, c].mean()
-    res = solve_sparse(check_measures(x, y), 2.0, tol=tol, subsample=20, k=2)
+    res = solve_sparse(check_measures(x, y), 2.0, tol=tol, coarsest=20, neighbours=2)
     assert res["lower"] <= truth * (1 + 1e-12) and truth <= res["upper"] * (1 + 1e-12)
     if res["converged"]:
         assert (res["upper"] - res["lower"]) <= tol * res["upper"] * (1 + 1e-12)
@@ -94,7 +95,7 @@ def test_public_sparse_method_and_torch_gradient():
 @pytest.mark.parametrize("p", [1.0, 2.0, 3.0])
 def test_c_transform_knn_many_blocks_matches_brute_force(monkeypatch, p):
     # force the blockwise path (d > KDTREE_MAX_DIM) through several blocks and a partial last one
-    import otgen.theory.sparse as sparse_mod
+    import otgen.theory.neighbours as sparse_mod
 
     monkeypatch.setattr(sparse_mod, "BLOCK_ENTRIES", 7 * 23)
     rng = np.random.default_rng(5)
@@ -107,7 +108,7 @@ def test_c_transform_knn_many_blocks_matches_brute_force(monkeypatch, p):
 
 @pytest.mark.parametrize("d", [1, 3, 8, 9, 64])
 def test_nearest_neighbours_match_brute_force(d):
-    from otgen.theory.sparse import nearest_neighbours
+    from otgen.theory.neighbours import nearest_neighbours
 
     rng = np.random.default_rng(d)
     q, pts = rng.normal(size=(70, d)), rng.normal(size=(130, d))
