@@ -7,16 +7,8 @@
     python -m benchmarks.families --sizes 1000000 --dims 2 --solvers "otgen auto" \\
         "geomloss multiscale" --budget 900           # the million-point row
 
-Data families (:func:`sample`, x and y of n points each in R^d, uniform weights, p = 2):
-
-* ``gaussian``: N(0, I) against N(1, I) (the shape everything is tuned on);
-* ``student-t3``: Student-t(3) against the same shifted by 1 (heavy tails, outliers);
-* ``clusters``: 12 tight clusters (std 0.1, centres ~ N(0, 100 I)) with independently drawn
-  labels: most mass stays, some must cross between far clusters;
-* ``ring-square``: a noisy unit sphere (a ring in d = 2) against the uniform cube [-1, 1]^d;
-* ``lognormal``: exp(N(0, I)) against 1.5 exp(N(0, I)) (skewed, heavy right tail);
-* ``digits``: scikit-learn's 8 x 8 digits (d = 64 pixels; PCA coordinates for d < 64), digits
-  0-4 against 5-9, resampled to n points with a jitter of 2% of the pixel spread.
+Data families: :func:`otgen.testing.families.data_family` (Gaussian, Student-t(3), 12 tight
+clusters, ring vs square, log-normal, digits), x and y of n points each, uniform weights, p = 2.
 
 Contenders, each in a fresh process (wall time and peak RSS are its own):
 ``otgen auto`` (``wasserstein(x, y, tol=0.01)``, certified interval), ``ot.emd2`` (network
@@ -37,17 +29,18 @@ from pathlib import Path
 
 import numpy as np
 
+from otgen.testing.families import FAMILIES, data_family
+
 from .common import fit_exponent, git_commit, machine_info, peak_mb, predict, versions_line
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-FAMILIES = ("gaussian", "student-t3", "clusters", "ring-square", "lognormal", "digits")
 SOLVERS = ("otgen auto", "ot.emd2", "ot.emd2_lazy", "geomloss multiscale")
 TOL = 0.01
 #: ot.emd2_lazy recomputes costs at every pricing step: 15.4 s against ot.emd2's 9.3 s at
 #: n = 5,000, d = 2 (docs/benchmarks.md); it is run up to this n only
 LAZY_MAX = 10_000
 CONFIGS = {
-    "tiny": dict(sizes=(300, 600), dims=(2,), budget=60, families=FAMILIES,
+    "tiny": dict(sizes=(300,), dims=(2,), budget=60, families=("gaussian", "clusters"),
                  solvers=("otgen auto", "ot.emd2")),
     "quick": dict(sizes=(2_000, 5_000), dims=(2, 64), budget=120, families=FAMILIES,
                   solvers=SOLVERS),
@@ -56,45 +49,7 @@ CONFIGS = {
 }
 
 
-def _digits(n, d, rng):
-    from sklearn.datasets import load_digits
-
-    X, label = load_digits(return_X_y=True)
-    X = X.astype(np.float64)
-    if d < X.shape[1]:
-        Xc = X - X.mean(0)
-        _, _, Vt = np.linalg.svd(Xc, full_matrices=False)
-        X = Xc @ Vt[:d].T
-    elif d > X.shape[1]:
-        raise ValueError("the digits family has at most 64 dimensions")
-    jitter = 0.02 * X.std()
-    out = []
-    for keep in (label < 5, label >= 5):
-        pool = X[keep]
-        out.append(pool[rng.integers(0, len(pool), n)] + jitter * rng.normal(size=(n, d)))
-    return out[0], out[1]
-
-
-def sample(family: str, n: int, d: int, seed: int = 0):
-    """x, y: n points each in R^d from the named family (see the module docstring)."""
-    rng = np.random.default_rng([seed, n, d, FAMILIES.index(family)])
-    if family == "gaussian":
-        return rng.normal(size=(n, d)), rng.normal(size=(n, d)) + 1.0
-    if family == "student-t3":
-        return rng.standard_t(3, size=(n, d)), rng.standard_t(3, size=(n, d)) + 1.0
-    if family == "clusters":
-        centres = 10.0 * rng.normal(size=(12, d))
-        return tuple(centres[rng.integers(0, 12, n)] + 0.1 * rng.normal(size=(n, d))
-                     for _ in range(2))
-    if family == "ring-square":
-        z = rng.normal(size=(n, d))
-        z *= ((1.0 + 0.05 * rng.normal(size=n)) / np.linalg.norm(z, axis=1))[:, None]
-        return z, rng.uniform(-1.0, 1.0, size=(n, d))
-    if family == "lognormal":
-        return np.exp(rng.normal(size=(n, d))), 1.5 * np.exp(rng.normal(size=(n, d)))
-    if family == "digits":
-        return _digits(n, d, rng)
-    raise ValueError(f"unknown family {family!r}; expected one of {FAMILIES}")
+sample = data_family  # the benchmark's name for it
 
 
 # ---------------------------------------------------------------- one measurement
@@ -115,7 +70,7 @@ def _run_solver(solver, x, y):
     if solver == "ot.emd2":
         return dict(value=float(ot.emd2([], [], ot.dist(x, y), numItermax=10**9)))
     if solver == "ot.emd2_lazy":
-        return dict(value=float(ot.emd2_lazy(x, y, numItermax=10**9)))
+        return dict(value=float(ot.emd2_lazy(x, y, numItermax=10**9, return_matrix=False)))
     if solver == "geomloss multiscale":
         import torch
         from geomloss import SamplesLoss
@@ -286,7 +241,8 @@ def main(argv=None):
     ap.add_argument("--families", nargs="+", choices=FAMILIES)
     ap.add_argument("--solvers", nargs="+", choices=SOLVERS)
     ap.add_argument("--budget", type=float, help="seconds per row before a ladder stops")
-    ap.add_argument("--append", action="store_true", help="add rows to the saved JSON")
+    ap.add_argument("--append", action="store_true",
+                    help="merge into the saved JSON (re-measured rows replace their old ones)")
     ap.add_argument("--out", type=Path, default=DOCS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -300,7 +256,10 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "benchmarks_families.json"
     old = json.loads(path.read_text())["rows"] if args.append and path.exists() else []
-    rows = old + run(cfg)
+    new = run(cfg)
+    key = lambda r: (r["family"], r["solver"], r["n"], r["d"])  # noqa: E731
+    fresh = {key(r) for r in new}
+    rows = [r for r in old if key(r) not in fresh] + new  # re-measured rows replace old ones
     _compare(rows)
     info = machine_info()
     path.write_text(json.dumps(dict(mode=name, machine=info, rows=rows), indent=1))

@@ -40,7 +40,7 @@ def distance(
                                help="auto | exact | sparse | sinkhorn | 1d | gaussian | sliced"),
     tol: float = typer.Option(None, help="requested relative width of the certified interval"),
     eps: float = typer.Option(None, help="entropic regularization (sinkhorn), in cost units"),
-    seed: int = typer.Option(0, help="random seed (projection directions, sparse subsample)"),
+    seed: int = typer.Option(0, help="random seed (projection directions)"),
     as_json: bool = typer.Option(False, "--json", help="print a JSON object"),
     verbose: bool = typer.Option(False, "--verbose", "-v",
                                  help="progress of long solves on stderr (eps rounds, sweeps)"),

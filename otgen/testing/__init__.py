@@ -13,6 +13,7 @@ Import the strategies and write properties of your own code against otgen's exac
 
 See ``docs/property-tests.md`` for a worked example.
 """
+from .families import FAMILIES, data_family
 from .hostile import HostileProblem, hostile_layouts, truth_interval
 from .strategies import (EncoderProblem, LipschitzMap, coordinates, discrete_encoders,
                          encoder_problems, latent_samples, lipschitz_maps, point_clouds,
@@ -21,4 +22,4 @@ from .strategies import (EncoderProblem, LipschitzMap, coordinates, discrete_enc
 __all__ = ["coordinates", "probability_vectors", "point_clouds", "weighted_point_clouds",
            "latent_samples", "lipschitz_maps", "LipschitzMap", "discrete_encoders",
            "encoder_problems", "EncoderProblem", "hostile_layouts", "HostileProblem",
-           "truth_interval"]
+           "truth_interval", "data_family", "FAMILIES"]

@@ -125,17 +125,21 @@ class ExactProblem:
     def shape(self) -> tuple[int, int]:
         return len(self.X), len(self.Y)
 
-    def cost_block(self, X, Y) -> np.ndarray:
+    def cost_block(self, X, Y, out=None) -> np.ndarray:
+        """C between two point sets (into ``out``, a C-contiguous buffer of that shape, if
+        given: refilling one buffer avoids a fresh 32 MB allocation per block)."""
+        kw = {} if out is None else {"out": out}
         if self.p == 2:
-            return cdist(X, Y, "sqeuclidean")
-        D = cdist(X, Y, "euclidean")
+            return cdist(X, Y, "sqeuclidean", **kw)
+        D = cdist(X, Y, "euclidean", **kw)
         return D if self.p == 1 else np.power(D, self.p, out=D)
 
-    def cost_rows(self, start: int, stop: int, transpose: bool = False) -> np.ndarray:
-        """Rows start:stop of C (of C^T with ``transpose``), a fresh array."""
+    def cost_rows(self, start: int, stop: int, transpose: bool = False,
+                  out=None) -> np.ndarray:
+        """Rows start:stop of C (of C^T with ``transpose``): a fresh array, or ``out``."""
         if transpose:
-            return self.cost_block(self.Y[start:stop], self.X)
-        return self.cost_block(self.X[start:stop], self.Y)
+            return self.cost_block(self.Y[start:stop], self.X, out)
+        return self.cost_block(self.X[start:stop], self.Y, out)
 
     def cost_sub(self, rows, cols) -> np.ndarray:
         """The submatrix C[rows][:, cols]."""
@@ -171,8 +175,12 @@ class MatrixProblem(ExactProblem):
                    np.ldexp(np.asarray(b, np.float64), kb), 1.0, k, ka,
                    C=np.ldexp(C, k), rel_err=float(rel_err))
 
-    def cost_rows(self, start, stop, transpose=False):
-        return (self.C[:, start:stop].T if transpose else self.C[start:stop]).copy()
+    def cost_rows(self, start, stop, transpose=False, out=None):
+        block = self.C[:, start:stop].T if transpose else self.C[start:stop]
+        if out is None:
+            return block.copy()
+        out[...] = block
+        return out
 
     def cost_sub(self, rows, cols):
         return self.C[np.ix_(rows, cols)]
@@ -182,7 +190,8 @@ class MatrixProblem(ExactProblem):
 
 
 def certified_ctransform(P: ExactProblem, g: np.ndarray, transpose: bool = False,
-                         return_index: bool = False, gram: bool = False, candidates: int = 1):
+                         return_index: bool = False, gram: bool = False, candidates: int = 1,
+                         below: np.ndarray | None = None):
     r"""Potentials :math:`f_i \le \min_j (C_{ij} - g_j)` for the exact costs (``transpose``:
     over i for each column), and the argmins of the computed values.
 
@@ -192,32 +201,45 @@ def certified_ctransform(P: ExactProblem, g: np.ndarray, transpose: bool = False
     ``gram=True`` (points, p = 2 only) evaluates the costs by BLAS instead, see
     :func:`gram_ctransform`.  ``candidates = k > 1`` (with ``return_index``) also returns the
     k smallest computed values per row and their indices, ``(f, idx (n, k), vals (n, k))``:
-    search candidates, not bounds (column 0 is the argmin).
+    search candidates, not bounds (column 0 is the argmin).  With ``below`` (one threshold per
+    row) only rows whose computed minimum is below it get candidates beyond the argmin (the
+    others' extra columns are ``inf`` / -1): a top-k of every row costs ~4x an argmin.
     """
     if gram:
-        return gram_ctransform(P, g, transpose, return_index, candidates)
+        return gram_ctransform(P, g, transpose, return_index, candidates, below)
     n_out, n_in = P.shape[::-1] if transpose else P.shape
     g = np.asarray(g, dtype=np.float64)
     shrink = 1.0 - (P.eta + 4 * U)
     rows = max(1, int(BLOCK_ENTRIES // max(n_in, 1)))
     k = max(1, min(candidates, n_in))
     vals, idx = np.empty((n_out, k)), np.empty((n_out, k), dtype=np.int64)
+    buf = np.empty((min(rows, n_out), n_in))
     for s in range(0, n_out, rows):
-        W = P.cost_rows(s, s + rows, transpose)
+        W = P.cost_rows(s, s + rows, transpose, out=buf[:min(rows, n_out - s)])
         W *= shrink
         W -= g[None, :]
-        vals[s:s + rows], idx[s:s + rows] = _smallest(W, k)
+        vals[s:s + rows], idx[s:s + rows] = _smallest(W, k, None if below is None
+                                                      else below[s:s + rows])
     f = vals[:, 0] - (4 * U * np.abs(vals[:, 0]) + 2 * P.tau)
     return _ctransform_output(f, idx, vals, return_index, candidates)
 
 
-def _smallest(W, k: int):
-    """The k smallest entries of each row of a block and their columns, ascending."""
+def _smallest(W, k: int, below=None):
+    """The k smallest entries of each row of a block (numpy or torch) and their columns,
+    ascending; with ``below``, beyond the minimum only for rows whose minimum is below it."""
+    W = W.numpy() if isinstance(W, torch.Tensor) else W
+    i1 = W.argmin(axis=1)
+    v1 = W[np.arange(len(i1)), i1]
     if k == 1:
-        i = W.argmin(axis=1)
-        return W[np.arange(len(i)), i][:, None], i[:, None]
-    v, i = torch.as_tensor(W).topk(k, dim=1, largest=False, sorted=True)
-    return v.numpy(), i.numpy()
+        return v1[:, None], i1[:, None]
+    vals = np.full((len(W), k), np.inf)
+    idx = np.full((len(W), k), -1, dtype=np.int64)
+    vals[:, 0], idx[:, 0] = v1, i1
+    rows = np.arange(len(W)) if below is None else np.flatnonzero(v1 < below)
+    if len(rows):
+        v, i = torch.as_tensor(W[rows]).topk(k, dim=1, largest=False, sorted=True)
+        vals[rows], idx[rows] = v.numpy(), i.numpy()
+    return vals, idx
 
 
 def _ctransform_output(f, idx, vals, return_index, candidates):
@@ -263,7 +285,8 @@ def gram_dual_loss(P: ExactProblem, g_max: float = 0.0) -> float:
 
 
 def gram_ctransform(P: ExactProblem, g: np.ndarray, transpose: bool = False,
-                    return_index: bool = False, candidates: int = 1):
+                    return_index: bool = False, candidates: int = 1,
+                    below: np.ndarray | None = None):
     r""":func:`certified_ctransform` for p = 2 by BLAS matrix products (d >= 8: ~10x faster
     than ``cdist`` at d = 64), with an absolute rounding bound.
 
@@ -295,9 +318,9 @@ def gram_ctransform(P: ExactProblem, g: np.ndarray, transpose: bool = False,
         w = W[:len(A2[s:s + rows])]
         torch.matmul(A2[s:s + rows], Bt, out=w)
         w.add_(h)
-        v, i = w.topk(k, dim=1, largest=False, sorted=True) if k > 1 else w.min(dim=1)
-        vals[s:s + rows] = v.numpy().reshape(-1, k)
-        idx[s:s + rows] = i.numpy().reshape(-1, k)
+        # w + s_i is the row's value: the threshold moves by -s_i
+        vals[s:s + rows], idx[s:s + rows] = _smallest(
+            w, k, None if below is None else below[s:s + rows] - sa[s:s + rows])
     vals += sa[:, None]
     err = gram_error(P, ra, float(rb.max(initial=0.0)), float(np.abs(g).max(initial=0.0)))
     f = vals[:, 0] - (4 * U * np.abs(vals[:, 0]) + err * up(1 + 4 * U))

@@ -52,7 +52,8 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", tol
     method : {"auto", "exact", "sparse", "sinkhorn", "1d", "gaussian"}
         * ``"exact"``: network simplex (POT); the interval is the LP duality gap (zero at optimum).
           Beyond ``DENSE_EXACT_MAX`` cost entries it runs the sparse solver to optimality.
-        * ``"sparse"``: network simplex on a sparse candidate graph grown by column generation
+        * ``"sparse"``: network simplex on a sparse candidate graph built coarse to fine
+          (:mod:`otgen.theory.coarse_to_fine`) and grown by column generation
           (:mod:`otgen.theory.sparse`), O((n + m) k) memory; stops once the certified gap is
           <= ``tol`` (default 1e-2).
         * ``"sinkhorn"``: log-domain eps-scaled Sinkhorn (dense, blockwise or KeOps reductions);
