@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validate import Measures
-from .certificate import (ExactProblem, certified_ctransform, dual_value, gram_dual_loss,
-                          plan_value, recentred)
+from .certificate import (ExactProblem, PlanValue, certified_ctransform, dual_value,
+                          gram_dual_loss, plan_value, recentred)
 from .certify import DENSE_PLAN_MAX
 from .closed_form import certified_gelbrich
 from .coarse_to_fine import COARSEST, NEIGHBOURS, coarse_to_fine, tree_order
@@ -73,9 +73,37 @@ def solve_sparse(mu: Measures, p: float, *, tol=None, coarsest=None, neighbours=
                 "none (to optimality)" if tol is None else f"{tol:.2g}")
     start = coarse_to_fine(x, y, a, b, p, coarsest=coarsest or COARSEST,
                            neighbours=neighbours or NEIGHBOURS)
+    gelbrich = certified_gelbrich(P.X, P.Y, P.a, P.b)[1] if p == 2 else -np.inf
+    run = _column_generation(P, a, b, start, tol, target, max_rounds, gelbrich)
+    best, cert = run.best, run.cert
+    converged = gap_ok(cert.lower, best.upper, P, max(run.cap, best.cost_scale), target)
+    if not converged:
+        rel = (best.upper - cert.lower) / max(abs(best.upper), 1e-300)
+        warn_caller(f"sparse exact solver stopped after {run.rounds} rounds with certified "
+                    f"relative gap {rel:.2e}; the returned interval is still certified")
+    out = pack_result(P, best, cert.lower, cert.f, cert.g, converged, run.rounds,
+                      {"solver": "sparse-network-simplex", "edges": int(len(run.edges)),
+                       "rounds": run.rounds, "levels": start.levels, "history": run.history})
+    return _unpermute(out, ox, oy, dense_plan_max)
+
+
+@dataclass
+class _Run:
+    best: PlanValue
+    cert: "_Certificate"
+    rounds: int
+    edges: np.ndarray
+    cap: float
+    history: list
+
+
+def _column_generation(P: ExactProblem, a, b, start, tol, target, max_rounds,
+                       gelbrich) -> _Run:
+    """Rounds of (sparse LP, certificate, violated pairs added) until the certified gap meets
+    ``target`` or no pair is violated; keeps the best plan and the best certificate."""
+    m = P.shape[1]
     edges, cap = start.edges, start.cap
     costs = P.costs(edges // m, edges % m)
-    gelbrich = certified_gelbrich(P.X, P.Y, P.a, P.b)[1] if p == 2 else -np.inf
     best, cert, history = None, None, []
     for rnd in range(1, max_rounds + 1):
         plan = sparse_emd(a, b, edges // m, edges % m, costs, cap)
@@ -83,6 +111,7 @@ def solve_sparse(mu: Measures, p: float, *, tol=None, coarsest=None, neighbours=
         pv = plan_value(P, plan.i, plan.j, plan.mass)
         if best is None or pv.upper < best.upper:
             best = pv
+
         def enough(lower, upper=best.upper, cap=cap):
             return gap_ok(lower, upper, P, max(cap, best.cost_scale), target)
 
@@ -95,21 +124,13 @@ def solve_sparse(mu: Measures, p: float, *, tol=None, coarsest=None, neighbours=
                     rnd, len(edges), P.to_caller_units(cert.lower, "down"),
                     P.to_caller_units(best.upper, "up"),
                     (best.upper - cert.lower) / max(abs(best.upper), 1e-300))
-        if gap_ok(cert.lower, best.upper, P, max(cap, best.cost_scale), target):
+        if enough(cert.lower):
             break
         new = np.setdiff1d(new_cert.violated, edges)
         if not len(new):
             break  # no violated pair left to add: the certificate is final
         edges, costs = _add_edges(P, edges, costs, new)
-    converged = gap_ok(cert.lower, best.upper, P, max(cap, best.cost_scale), target)
-    if not converged:
-        rel = (best.upper - cert.lower) / max(abs(best.upper), 1e-300)
-        warn_caller(f"sparse exact solver stopped after {rnd} rounds with certified relative gap "
-                    f"{rel:.2e}; the returned interval is still certified")
-    out = pack_result(P, best, cert.lower, cert.f, cert.g, converged, rnd,
-                      {"solver": "sparse-network-simplex", "edges": int(len(edges)),
-                       "rounds": rnd, "levels": start.levels, "history": history})
-    return _unpermute(out, ox, oy, dense_plan_max)
+    return _Run(best, cert, rnd, edges, cap, history)
 
 
 def _use_gram(P: ExactProblem, plan: SparsePlan, tol, upper: float) -> bool:
