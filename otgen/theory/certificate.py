@@ -251,7 +251,7 @@ def _ctransform_output(f, idx, vals, return_index, candidates):
 
 
 def _centred(P: ExactProblem, transpose: bool):
-    """Both clouds minus the midpoint of their joint bounding box (rounded), and upper bounds
+    r"""Both clouds minus the midpoint of their joint bounding box (rounded), and upper bounds
     rho on the norms of the rounded rows: :math:`|x'_i| \le \rho_i`."""
     A, B = (P.Y, P.X) if transpose else (P.X, P.Y)
     both = np.concatenate([A, B])
