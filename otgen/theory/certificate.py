@@ -24,6 +24,7 @@ import torch
 from scipy.spatial.distance import cdist
 
 from .costs import BLOCK_ENTRIES, pair_costs
+from .neighbours import smallest_k
 from .flows import ExactMasses, exact_flows, exact_northwest, repair_flows
 from .rounding import (U, cost_abs_error, cost_rel_error, down, dot_interval, fraction_down,
                        gamma, interval_mul, pow2_exponent, span_exponent,
@@ -237,7 +238,7 @@ def _smallest(W, k: int, below=None):
     vals[:, 0], idx[:, 0] = v1, i1
     rows = np.arange(len(W)) if below is None else np.flatnonzero(v1 < below)
     if len(rows):
-        v, i = torch.as_tensor(W[rows]).topk(k, dim=1, largest=False, sorted=True)
+        v, i = smallest_k(torch.as_tensor(W[rows] if len(rows) < len(W) else W), k)
         vals[rows], idx[rows] = v.numpy(), i.numpy()
     return vals, idx
 

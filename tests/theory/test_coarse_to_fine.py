@@ -8,6 +8,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings, strategies as st
 from scipy.optimize import linear_sum_assignment, linprog
 
@@ -137,3 +138,21 @@ def test_auto_follows_the_documented_rule():
     x, y = rng.normal(size=(3500, 2)), rng.normal(size=(3500, 2)) + 1
     res = wasserstein(x, y, tol=0.01)
     assert res.method == "sparse" and res.info["levels"] >= 2 and res.converged
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 6), m=st.integers(1, 3000), k=st.integers(1, 9), seed=st.integers(0, 2**16),
+       ties=st.booleans())
+def test_smallest_k_is_a_row_sort(n, m, k, seed, ties):
+    """The chunked top-k returns each row's k smallest values (numpy's sort is the truth) and
+    columns holding exactly those values, also with ties and a short last chunk."""
+    from otgen.theory.neighbours import smallest_k
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(n, m))
+    if ties:
+        W = np.round(W, 1)
+    k = min(k, m)
+    vals, cols = smallest_k(torch.as_tensor(W), k)
+    np.testing.assert_array_equal(vals.numpy(), np.sort(W, axis=1)[:, :k])
+    np.testing.assert_array_equal(np.take_along_axis(W, cols.numpy(), 1), vals.numpy())
+    assert all(len(set(r)) == k for r in cols.numpy().tolist())
