@@ -116,12 +116,9 @@ def run_checks(seed: int = 0, only: str | None = None, progress: bool = True) ->
     >>> [(c.name, c.passed) for c in checks]
     [('1d == sorted quantiles', True)]
     """
-    from . import estimators  # noqa: F401  (registers the checks)
-
-    try:  # theorem checks live in their own module when present
-        from . import theorems  # noqa: F401
-    except ImportError:
-        pass
+    # imported here (they import this module for REGISTRY); never behind try/except: a broken
+    # check module must fail loudly, not shrink the registry and still report success
+    from . import estimators, theorems  # noqa: F401  (register the checks)
     selected = [(n, f) for n, f in REGISTRY if only is None or only in n]
     results = []
     bar = None
