@@ -114,10 +114,10 @@ def worker(spec: dict) -> dict:
                 opts.update(method="sinkhorn", backend="multiscale")
             elif solver == "otgen-sinkhorn":
                 # the online/blocks ladder (the auto backend is multiscale at d <= 3, n >= 31k)
-                from otgen.theory.costs import DENSE_MAX, _keops_pays
+                from otgen.theory.costs import DENSE_MAX, keops_pays
 
                 dev = torch.device(opts.get("device", "cpu"))
-                online = "keops" if _keops_pays(dev) else "blocks"
+                online = "keops" if keops_pays(dev) else "blocks"
                 opts.setdefault("backend", online if n * n > DENSE_MAX else "auto")
             r = wasserstein(x, y, p=2, **{"method": solver.split("-")[1], **opts},
                             tol=None if "eps" in opts else TOL, verbose=True)

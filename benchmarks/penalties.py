@@ -218,10 +218,10 @@ def mmd_rbf_median(q, p):
     (the median heuristic, expressed through the ``scales`` argument: C = 2 d_z s)."""
     import torch
 
-    from otgen.models.penalties import _sq_dists, mmd
+    from otgen.models.penalties import sq_dists, mmd
 
     z = torch.cat([q, p])
-    med = float(torch.median(_sq_dists(z, z)[torch.triu_indices(len(z), len(z), 1).unbind()]))
+    med = float(torch.median(sq_dists(z, z)[torch.triu_indices(len(z), len(z), 1).unbind()]))
     return mmd(q, p, kernel="rbf", scales=(max(med, 1e-12) / (2.0 * q.shape[1]),))
 
 
@@ -386,7 +386,7 @@ def permutation_statistics(q, p, perms, seed, sinkhorn_loss, sinkhorn_perms=None
     import ot
     import torch
 
-    from otgen.models.penalties import MMD_SCALES, _sq_dists
+    from otgen.models.penalties import MMD_SCALES, sq_dists
 
     n, d = q.shape
     z = torch.as_tensor(np.concatenate([q, p]), dtype=torch.float32)
@@ -396,7 +396,7 @@ def permutation_statistics(q, p, perms, seed, sinkhorn_loss, sinkhorn_perms=None
     A = torch.zeros(len(idx), 2 * n)
     A.scatter_(1, iq, 1.0)
     out = {}
-    D2 = _sq_dists(z, z)
+    D2 = sq_dists(z, z)
 
     def mmd_from(K):
         K = K - torch.diag(torch.diagonal(K))

@@ -61,3 +61,32 @@ def test_importing_theory_loads_no_models():
             "'otgen.verify'))]; print(bad); sys.exit(1 if bad else 0)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def _private_imports(path: Path):
+    """``from <otgen module> import _name`` statements of a file: (module, name) pairs."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            own = node.level > 0 or (node.module or "").split(".")[0] == "otgen"
+            found += [(node.module or ".", a.name) for a in node.names
+                      if own and a.name.startswith("_") and not a.name.startswith("__")]
+    return found
+
+
+@pytest.mark.parametrize("tree", ["otgen", "benchmarks"])
+def test_no_private_names_imported_across_modules(tree):
+    """A leading underscore means "this module only": other modules (and the benchmarks) use
+    public names, so a module's internals can change without breaking its neighbours.
+    ``otgen._validate`` is the package-wide validation module, public to the package."""
+    root = PKG.parent / tree
+    bad = [(str(f.relative_to(root.parent)), mod, name) for f in sorted(root.rglob("*.py"))
+           for mod, name in _private_imports(f)]
+    assert not bad, f"private names imported across modules: {bad}"
+
+
+def test_the_private_import_check_can_fail(tmp_path):
+    f = tmp_path / "m.py"
+    f.write_text("from .train import FitResult, _fit\nfrom otgen.theory.costs import _x\n"
+                 "from .._validate import check_int\nimport numpy as np\n")
+    assert _private_imports(f) == [("train", "_fit"), ("otgen.theory.costs", "_x")]

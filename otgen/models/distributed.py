@@ -61,7 +61,7 @@ import torch
 import torch.distributed as dist
 
 from .penalties import gradient_penalty
-from .train import FitResult, TrainConfig, _fit, _int, resolve_device, torch_threads
+from .train import FitResult, TrainConfig, fit_loop, require_int, resolve_device, torch_threads
 
 __all__ = ["DistributedStep", "average_gradients", "backend_for", "check_supported",
            "fit_distributed", "free_port", "launch", "under_torchrun"]
@@ -206,8 +206,8 @@ class DistributedStep:
 
     def _update(self, name, local_loss, global_loss, step, terms):
         if not torch.isfinite(global_loss):  # identical on all ranks: they all stop together
-            self.obj._update(name, global_loss, step, terms)  # raises TrainingDivergedError
-        self.obj._update(name, local_loss, step, terms)
+            self.obj.guarded_update(name, global_loss, step, terms)  # raises TrainingDivergedError
+        self.obj.guarded_update(name, local_loss, step, terms)
 
     # -- one step ----------------------------------------------------------------------------
     def __call__(self, batch: torch.Tensor, step: int, generator=None) -> dict:
@@ -312,7 +312,7 @@ def check_supported(cfg: TrainConfig, world: int = 1) -> None:
     S. Li et al. PyTorch Distributed: experiences on accelerating data parallel training.
     VLDB 2020.
     """
-    _int(world, "nproc", 1)
+    require_int(world, "nproc", 1)
     if cfg.batch_size % world:
         raise ValueError(f"batch_size={cfg.batch_size} must be divisible by the number of "
                          f"processes (nproc={world})")
@@ -443,7 +443,7 @@ def fit_distributed(config: TrainConfig | None = None, out_dir=None, *, data=Non
         check_supported(cfg, dist.get_world_size())
         writer = dist.get_rank() == 0
         with torch_threads(threads):
-            res = _fit(cfg, out_dir, data, progress, resume, max_steps,
+            res = fit_loop(cfg, out_dir, data, progress, resume, max_steps,
                        make_stepper=DistributedStep, writer=writer, device=dev)
         dist.barrier()  # rank 0 has written its last checkpoint before anyone returns
     finally:
@@ -544,7 +544,7 @@ def launch(nproc: int, argv: list[str], module: str = "otgen") -> int:
     import subprocess
     import sys
 
-    _int(nproc, "nproc", 1)
+    require_int(nproc, "nproc", 1)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc),
            "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
            "-m", module, *argv]

@@ -352,7 +352,9 @@ class Objective:
                 self.optimizers["discriminator"] = make(_params(model.penalty.adversary), aux_lr)
 
     # -- the guarded update --------------------------------------------------------------
-    def _update(self, name: str, loss: torch.Tensor, step: int, terms: dict):
+    def guarded_update(self, name: str, loss: torch.Tensor, step: int, terms: dict):
+        """One optimizer step of ``name`` on ``loss``; a non-finite loss raises
+        :class:`TrainingDivergedError` before any parameter changes."""
         if not torch.isfinite(loss):
             raise TrainingDivergedError(
                 f"training diverged at step {step}: the {name} loss is {float(loss.detach())} "
@@ -495,16 +497,16 @@ class Objective:
         if m.kind == "vae":
             t = self.vae_losses(x, generator)
             terms = {k: float(v.detach()) for k, v in t.items()}
-            self._update("autoencoder", t["loss"], step, terms)
+            self.guarded_update("autoencoder", t["loss"], step, terms)
             return terms
         if m.kind == "wgan-gp":
             t = self.wgan_losses(x, generator)
             terms = {k: float(v.detach()) for k, v in t.items()}
-            self._update("critic", t["loss"], step, terms)
+            self.guarded_update("critic", t["loss"], step, terms)
             if step % self.n_critic == 0:
                 g = -m.critic(m.decoder(m.prior(x.shape[0], generator))).mean()
                 terms["gen"] = float(g.detach())
-                self._update("generator", g, step, terms)
+                self.guarded_update("generator", g, step, terms)
             return terms
         adv = m.penalty.adversary
         terms = {}
@@ -514,10 +516,10 @@ class Objective:
             pz_d = m.prior(x.shape[0], generator)
             d_loss = adv.discriminator_loss(qz_d, pz_d)
             terms["disc"] = float(d_loss.detach())
-            self._update("discriminator", d_loss, step, terms)
+            self.guarded_update("discriminator", d_loss, step, terms)
         t = self.wae_losses(x, generator)
         terms.update({k: float(t[k].detach()) for k in ("loss", "recon", "penalty")})
-        self._update("autoencoder", t["loss"], step, terms)
+        self.guarded_update("autoencoder", t["loss"], step, terms)
         return terms
 
     def state_dict(self) -> dict:

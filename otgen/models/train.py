@@ -149,8 +149,8 @@ class TrainConfig:
         _choice(c.cost, "cost", COSTS)
         for name in ("latent_dim", "epochs", "batch_size", "n_critic", "checkpoint_every",
                      "log_every"):
-            _int(getattr(c, name), name, 1)
-        _int(c.seed, "seed", 0)
+            require_int(getattr(c, name), name, 1)
+        require_int(c.seed, "seed", 0)
         if not c.hidden or any(isinstance(h, bool) or not isinstance(h, (int, np.integer))
                                or h < 1 for h in c.hidden):
             raise ValueError(f"hidden must be a non-empty tuple of positive integers, got "
@@ -219,7 +219,8 @@ def _choice(v, name, options):
         raise ValueError(f"unknown {name}={v!r}; expected one of {list(options)}")
 
 
-def _int(v, name, minimum):
+def require_int(v, name, minimum):
+    """Raise ValueError naming ``name`` unless ``v`` is an integer (not a bool) >= ``minimum``."""
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
 
@@ -502,7 +503,7 @@ def fit(config: TrainConfig | None = None, out_dir=None, *, data: DataSplit | No
     cfg = (config or TrainConfig()).validate()
     dev = resolve_device(device)
     with torch_threads(threads):
-        return _fit(cfg, out_dir, data, progress, resume, max_steps, device=dev)
+        return fit_loop(cfg, out_dir, data, progress, resume, max_steps, device=dev)
 
 
 @contextmanager
@@ -511,7 +512,7 @@ def torch_threads(threads: int | None):
     if threads is None:
         yield
         return
-    _int(threads, "threads", 1)
+    require_int(threads, "threads", 1)
     saved = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -520,8 +521,10 @@ def torch_threads(threads: int | None):
         torch.set_num_threads(saved)
 
 
-def _fit(cfg, out_dir, data, progress, resume, max_steps, *, make_stepper=None,
-         writer: bool = True, device=torch.device("cpu")) -> FitResult:
+def fit_loop(cfg, out_dir, data, progress, resume, max_steps, *, make_stepper=None,
+             writer: bool = True, device=torch.device("cpu")) -> FitResult:
+    """The training loop behind :func:`fit` and :func:`otgen.models.distributed.fit_distributed`
+    (checkpoints, resume, NaN guard, progress); returns the run's :class:`FitResult`."""
     # make_stepper(model, objective) -> step(batch, step, generator) replaces objective.step
     # (used by otgen.models.distributed); writer=False: read the run directory, never write it;
     # device: a resolved torch.device holding the model, the data and the step generators

@@ -111,7 +111,7 @@ def cost_blocks(A: torch.Tensor, B: torch.Tensor, p: float, rows: int, reuse: bo
         yield slice(s, s + rows), C
 
 
-def _keops_pays(device) -> bool:
+def keops_pays(device) -> bool:
     """Whether KeOps reductions are the faster O(n + m)-memory choice.
 
     On CUDA, always.  On CPU, never for dense kernels: torch blocks (MKL matrix product plus
@@ -175,7 +175,7 @@ class CostGeometry:
         Cost exponent.
     backend : {"auto", "dense", "blocks", "keops"}
         ``auto``: dense if n*m <= DENSE_MAX; else KeOps on CUDA and blocks on CPU (see
-        :func:`_keops_pays`).  Every backend but dense needs O((n + m) d) memory.
+        :func:`keops_pays`).  Every backend but dense needs O((n + m) d) memory.
     device : str or torch.device, optional
     """
 
@@ -190,7 +190,7 @@ class CostGeometry:
             if self.n * self.m <= DENSE_MAX:
                 backend = "dense"
             else:
-                backend = "keops" if _keops_pays(device) else "blocks"
+                backend = "keops" if keops_pays(device) else "blocks"
         self.backend = backend
         #: reductions by KeOps LazyTensors (also true for the multiscale subclass)
         self.lazy = backend == "keops"
