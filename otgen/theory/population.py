@@ -1,7 +1,9 @@
 r"""Many OT problems at once, and confidence intervals for the population W_p from samples.
 
-* :func:`wasserstein_many` solves a list of (x, y) pairs with :func:`wasserstein`, optionally in
-  a process pool (each solve is single-threaded CPU work, so processes, not threads).
+* :func:`wasserstein_many` solves a list of (x, y) pairs with :func:`wasserstein` through
+  joblib: in this process, in local worker processes (``n_jobs``), or on any joblib backend the
+  caller selects (``with joblib.parallel_config("dask"): ...`` runs them on a Dask cluster, Ray
+  has its own backend), with no change to the call.
 * :func:`population_ci` estimates :math:`W_p(P, Q)` from samples of P and Q with a bootstrap
   confidence interval.  The plug-in :math:`W_p(P_n, Q_m)` is biased upward (finite samples never
   match perfectly), and resampling with replacement adds duplicates, which bias it further; the
@@ -18,11 +20,10 @@ distances on finite spaces. JRSS-B 2018 (bootstrap inconsistency at P = Q).
 """
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
+from joblib import Parallel, delayed
 
 from .._validate import check_int, check_points, check_positive
 from .wasserstein import wasserstein
@@ -34,7 +35,7 @@ def _solve(pair, kwargs):
     return wasserstein(x, y, a, b, **kwargs)
 
 
-def wasserstein_many(pairs, *, n_jobs: int = 1, **kwargs):
+def wasserstein_many(pairs, *, n_jobs: int | None = None, **kwargs):
     r"""Solve ``wasserstein(x, y[, a, b], **kwargs)`` for every pair; results in input order.
 
     Each pair is an independent problem :math:`\mathrm{OT}_c(P_k, Q_k)` with
@@ -44,8 +45,10 @@ def wasserstein_many(pairs, *, n_jobs: int = 1, **kwargs):
     ----------
     pairs : iterable of (x, y) or (x, y, a, b)
         Samples x (n_k, d_k), y (m_k, d_k) and optional weights a (n_k,), b (m_k,).
-    n_jobs : int
-        Worker processes (1 = in this process).
+    n_jobs : int, optional
+        Parallel workers (joblib's meaning: 1 = in this process, -1 = every core).  None: 1,
+        unless an enclosing ``joblib.parallel_config(backend, n_jobs=...)`` says otherwise (the
+        way to run the pairs on a Dask or Ray cluster).
     **kwargs
         Passed to :func:`otgen.theory.wasserstein` (``p``, ``method``, ``tol`` ...).
 
@@ -66,14 +69,13 @@ def wasserstein_many(pairs, *, n_jobs: int = 1, **kwargs):
     Learning 11(5-6), 2019.
     """
     pairs = list(pairs)
-    n_jobs = check_int(n_jobs, "n_jobs", 1)
+    if n_jobs is not None and check_int(n_jobs, "n_jobs", -1) == 0:
+        raise ValueError("n_jobs must be a positive integer, -1 (every core) or None, got 0")
     for k, pair in enumerate(pairs):
         if not isinstance(pair, (tuple, list)) or len(pair) not in (2, 4):
             raise ValueError(f"pairs[{k}] must be a tuple (x, y) or (x, y, a, b)")
-    if n_jobs == 1 or len(pairs) <= 1:
-        return [_solve(pair, kwargs) for pair in pairs]
-    with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-        return list(pool.map(partial(_solve, kwargs=kwargs), pairs))
+    # each solve is single-threaded CPU work: joblib's default backend uses processes (loky)
+    return Parallel(n_jobs=n_jobs)(delayed(_solve)(pair, kwargs) for pair in pairs)
 
 
 @dataclass
@@ -123,7 +125,7 @@ class PopulationCI:
 
 
 def population_ci(sample_p, sample_q, n=None, repeats: int = 200, level: float = 0.9, *,
-                  p: float = 2, method: str = "auto", seed=None, n_jobs: int = 1):
+                  p: float = 2, method: str = "auto", seed=None, n_jobs: int | None = None):
     r"""Confidence interval for the population :math:`W_p(P, Q)` by the bootstrap.
 
     Parameters
@@ -143,8 +145,9 @@ def population_ci(sample_p, sample_q, n=None, repeats: int = 200, level: float =
         Estimator for each replicate (see :func:`wasserstein`).
     seed : int, optional
         Seed of the resampling (deterministic intervals).
-    n_jobs : int
-        Worker processes for the replicates.
+    n_jobs : int, optional
+        Parallel workers for the replicates (see :func:`wasserstein_many`: joblib, so a Dask or
+        Ray backend runs them on a cluster).
 
     Returns
     -------

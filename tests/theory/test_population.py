@@ -41,3 +41,36 @@ def test_population_ci_bad_input():
         population_ci(x, np.zeros((5, 3)))
     with pytest.raises(ValueError, match="repeats"):
         population_ci(x, x, repeats=1)
+
+
+def _pairs():
+    rng = np.random.default_rng(3)
+    pairs = [(rng.normal(size=(15, 2)), rng.normal(size=(12, 2)) + k) for k in range(3)]
+    return pairs + [(rng.normal(size=(6, 1)), rng.normal(size=(5, 1)), np.full(6, 1 / 6),
+                     np.full(5, 1 / 5))]
+
+
+def test_wasserstein_many_follows_the_joblib_backend_of_the_caller():
+    """The same values (bit for bit) in this process, under a threading backend chosen by an
+    enclosing parallel_config, and in processes; bad n_jobs is refused by name."""
+    import joblib
+    serial = [r.value for r in wasserstein_many(_pairs(), p=2)]
+    with joblib.parallel_config("threading", n_jobs=2):
+        threaded = [r.value for r in wasserstein_many(_pairs(), p=2)]
+    assert threaded == serial
+    with pytest.raises(ValueError, match="n_jobs"):
+        wasserstein_many(_pairs(), n_jobs=0)
+    with pytest.raises(ValueError, match="n_jobs"):
+        wasserstein_many(_pairs(), n_jobs=-7)
+
+
+def test_wasserstein_many_on_a_dask_cluster():
+    """Two Dask workers (a LocalCluster, processes) give the serial results, in order."""
+    import joblib
+    distributed = pytest.importorskip("distributed")
+    serial = [(r.value, r.lower, r.upper) for r in wasserstein_many(_pairs(), p=1)]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster), joblib.parallel_config("dask"):
+        remote = [(r.value, r.lower, r.upper) for r in wasserstein_many(_pairs(), p=1)]
+    assert remote == serial
