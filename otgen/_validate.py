@@ -175,6 +175,12 @@ def check_device(device):
     return dev
 
 
+def mass_matched(b, a):
+    r"""``b`` rescaled to the total mass of ``a``: :math:`b \sum_i a_i / \sum_j b_j` (weights
+    that agree up to rounding, made to agree exactly enough for an LP's equality constraints)."""
+    return b * (a.sum() / b.sum())
+
+
 def check_int(value, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")

@@ -39,12 +39,13 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
+from .._validate import mass_matched
 from .certify import default_directions, northwest_coupling
 from .costs import BLOCK_ENTRIES, cost_blocks, cost_matrix, pair_costs
 from .exact import capped_emd, first_cap
 from .neighbours import nearest_neighbours
 from .progress import logger
-from .simplex import SparsePlan, sparse_emd
+from .simplex import MAX_ITER, SparsePlan, sparse_emd
 
 #: at most this many clusters per cloud at the coarsest level (its dense LP: ~0.4 s at 2,000)
 COARSEST = 2000
@@ -162,11 +163,11 @@ def coarse_to_fine(x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, p
     sizes = level_sizes(n, m, coarsest)
     cx, wa = clusters(x, a, sizes[-1])
     cy, wb = clusters(y, b, sizes[-1])
-    wb = wb * (wa.sum() / wb.sum())
+    wb = mass_matched(wb, wa)
     C = cost_matrix(cx, cy, p)
     feasible = backbone_edges(cx, cy, wa, wb)
     G, _, _, _, cap = capped_emd(wa, wb, C, first_cap(C, float(C.ravel()[feasible].max())),
-                                 10**9)
+                                 MAX_ITER)
     gi, gj = np.nonzero(G)
     plan = SparsePlan(gi, gj, G[gi, gj], np.zeros(0), np.zeros(0), cap)
     if len(sizes) > 1:
@@ -181,7 +182,7 @@ def coarse_to_fine(x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, p
         fx, fa = clusters(x, a, size)
         fy, fb = clusters(y, b, size)
         if size > 1:
-            fb = fb * (fa.sum() / fb.sum())
+            fb = mass_matched(fb, fa)
         nf, mf = len(fx), len(fy)
         edges = np.union1d(children_edges(plan, ratio, nf, mf), backbone_edges(fx, fy, fa, fb))
         plan = _solve_level(fx, fy, fa, fb, p, edges, plan.cap)

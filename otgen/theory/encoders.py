@@ -35,9 +35,9 @@ from .certificate import ExactProblem, MatrixProblem
 from .costs import BLOCK_ENTRIES, cost_matrix
 from .exact import solve_problem
 from .rounding import U, cost_rel_error
+from .simplex import MAX_ITER
 
 #: network-simplex iteration cap (POT's default of 1e5 is too small beyond n ~ 2000)
-_MAX_ITER = 10**9
 #: relative accuracy assumed for the noise-averaged cost of p != 2 (scipy's hyp1f1, or four
 #: terms of its asymptotic series where |argument| > 1e4 (b + 1)^2, truncation < 1e-16)
 NOISY_COST_RTOL = 1e-12
@@ -196,7 +196,7 @@ def _transport(P: ExactProblem):
 
     Returns ``(plan, lower, upper, f, g, converged, value)`` with a dense plan.
     """
-    out = solve_problem(P, _MAX_ITER)
+    out = solve_problem(P, MAX_ITER)
     i, j, mass = out["coupling"]
     plan = np.zeros(P.shape)
     np.add.at(plan, (i, j), mass)

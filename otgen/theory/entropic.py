@@ -27,7 +27,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from .._validate import Measures
+from .._validate import Measures, mass_matched
 from .certificate import ExactProblem, certified_dual
 from .certify import DENSE_PLAN_MAX, dual_lower_bound, rounded_plan_cost
 from .costs import CostGeometry
@@ -242,7 +242,7 @@ def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
     geom32 = (geom.with_dtype(torch.float32)
               if geom.backend in ("dense", "blocks", "keops") and sweep_dtype != "float64"
               else None)
-    a, b = mu.a, mu.b * (mu.a.sum() / mu.b.sum())
+    a, b = mu.a, mass_matched(mu.b, mu.a)
     mass = float(a.sum())
     diam = geom.max_cost()
     if diam == 0 and np.array_equal(np.unique(np.concatenate([mu.x, mu.y]), axis=0),

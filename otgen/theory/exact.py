@@ -34,9 +34,8 @@ from .certificate import ExactProblem, PlanValue, certified_dual, plan_value
 from .certify import DENSE_PLAN_MAX, northwest_coupling
 from .progress import warn_caller
 from .rounding import U
+from .simplex import MAX_ITER
 
-#: network-simplex iteration cap (POT's default of 1e5 is too small beyond n ~ 2000)
-MAX_ITER = 10**9
 #: certified relative gap below which the simplex's answer is declared optimal.  The bounds' own
 #: rounding is ~1e-14 relative; POT's potentials are accurate to ~1e-12 of the cost cap (tree
 #: paths of n + m arcs), which at n = 5,000 left gaps of 3.7e-11 before a repair

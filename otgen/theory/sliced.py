@@ -22,7 +22,8 @@ import time
 import numpy as np
 import torch
 
-from .._validate import check_cost_range, check_int, check_measures, check_positive
+from .._validate import (check_cost_range, check_int, check_measures, check_positive,
+                         mass_matched)
 from .certificate import ExactProblem, monotone_plan_value, projected_coupling_upper
 from .certify import northwest_coupling
 from .result import OTResult
@@ -119,7 +120,7 @@ def sliced_wasserstein(x, y, a=None, b=None, *, p: float = 2, n_projections: int
     theta = random_directions(mu.d, L, seed)
     x64, y64 = mu.x.astype(np.float64), mu.y.astype(np.float64)  # float32 inputs: exact upcast
     px, py = x64 @ theta.T, y64 @ theta.T  # (n, L), (m, L)
-    b_eq = mu.b * (mu.a.sum() / mu.b.sum())
+    b_eq = mass_matched(mu.b, mu.a)
     costs, couplings = np.empty(L), []
     for l in range(L):
         i, j, mass = northwest_coupling(px[:, l], py[:, l], mu.a, b_eq)

@@ -18,6 +18,7 @@ from scipy.stats import entropy
 
 from ..theory import (conditional_mean_decoder, encoder_ot, gaussian_w2, lipschitz_constant,
                       penalized_ot, sharpness, vae_kl_decomposition, wasserstein)
+from .._validate import mass_matched
 from ..theory.costs import cost_matrix
 from .core import make_check, register
 
@@ -279,7 +280,7 @@ def check_pot_reconstruction(seed=0):
     errs = []
     for k, (x, a, z, b, G, _) in enumerate(_instances(rng, 10)):
         p = [1.0, 2.0][k % 2]
-        b = b * (a.sum() / b.sum())
+        b = mass_matched(b, a)
         C = cost_matrix(x, G(z), p)
         atoms, w = pushforward(G(z), b)
         W = wasserstein(x, atoms, a, w, p=p, method="exact").value
