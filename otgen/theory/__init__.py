@@ -8,7 +8,7 @@ the paper's programs (:mod:`.encoders`, :mod:`.information`) on top.
 """
 from .closed_form import gaussian_w2, wasserstein_1d
 from .entropic import sinkhorn_divergence
-from .result import OTResult
+from .result import OTResult, SparseCoupling
 from .sliced import sliced_wasserstein
 from .wasserstein import wasserstein
 from .encoders import (ConditionalMeanDecoder, EncoderOTResult, PenalizedOTResult,
@@ -17,7 +17,7 @@ from .encoders import (ConditionalMeanDecoder, EncoderOTResult, PenalizedOTResul
 from .information import KLDecomposition, vae_kl_decomposition
 from .population import PopulationCI, population_ci, wasserstein_many
 
-__all__ = ["OTResult", "wasserstein", "sinkhorn_divergence", "sliced_wasserstein",
+__all__ = ["OTResult", "SparseCoupling", "wasserstein", "sinkhorn_divergence", "sliced_wasserstein",
            "gaussian_w2", "wasserstein_1d"]
 __all__ += ["encoder_ot", "EncoderOTResult", "penalized_ot", "PenalizedOTResult",
             "lipschitz_constant", "conditional_mean_decoder", "ConditionalMeanDecoder",

@@ -17,6 +17,60 @@ def _fmt(v) -> str:
         return repr(v)
 
 
+@dataclass(frozen=True)
+class SparseCoupling:
+    r"""A coupling :math:`P = \sum_k \mathrm{mass}_k\, \delta_{(\mathrm{rows}_k, \mathrm{cols}_k)}`
+    of an (n, m) problem, stored as its support (COO triplets; float64 masses, numpy arrays
+    also for torch inputs).
+
+    Attributes
+    ----------
+    rows, cols : array of int64 (nnz,)
+        Row (source point) and column (target point) of each support entry.
+    mass : array of float64 (nnz,)
+        The masses, positive; their row and column sums are the marginals up to rounding (the
+        certified upper bound is the cost of the exact flows these masses round).
+    shape : tuple (n, m)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from otgen.theory import wasserstein
+    >>> r = wasserstein(np.array([[0.0], [1.0]]), np.array([[0.0], [1.0]]), method="exact")
+    >>> r.sparse_plan.to_dense()
+    array([[0.5, 0. ],
+           [0. , 0.5]])
+
+    References
+    ----------
+    G. Peyré, M. Cuturi. Computational Optimal Transport. Foundations and Trends in Machine
+    Learning 11(5-6), 2019, Section 3.3 (optimal plans of the LP are sparse: at most n + m - 1
+    entries).
+    """
+
+    rows: np.ndarray
+    cols: np.ndarray
+    mass: np.ndarray
+    shape: tuple
+
+    def __len__(self) -> int:
+        return len(self.mass)
+
+    def to_dense(self) -> np.ndarray:
+        """The (n, m) matrix (mind the memory: n m floats)."""
+        plan = np.zeros(self.shape)
+        np.add.at(plan, (self.rows, self.cols), self.mass)
+        return plan
+
+    def to_scipy(self):
+        """The coupling as a ``scipy.sparse.coo_array``."""
+        from scipy.sparse import coo_array
+        return coo_array((self.mass, (self.rows, self.cols)), shape=self.shape)
+
+    def __repr__(self) -> str:
+        return f"SparseCoupling(shape={self.shape}, nnz={len(self)}, mass={float(self.mass.sum()):.6g})"
+
+
 @dataclass
 class OTResult:
     r"""Optimal-transport cost between two discrete measures, with how far it can be trusted.
@@ -44,6 +98,10 @@ class OTResult:
         Entropic regularization used by Sinkhorn, in units of the cost.
     plan : array or None
         Dense coupling (n, m) when small enough to store, else None.
+    sparse_plan : SparseCoupling or None
+        The coupling the upper bound is the cost of, as indices and masses, at any size, for
+        the solvers whose plan is sparse (exact, sparse, 1d); None for entropic or closed-form
+        results (their plan is dense or implicit).
     potentials : tuple(array, array) or None
         Dual potentials (f, g) with f_i + g_j <= C_ij (certified ones, after c-transform).
     time_s : float
@@ -78,6 +136,7 @@ class OTResult:
     n_iter: int = 0
     eps: float | None = None
     plan: Any = None
+    sparse_plan: "SparseCoupling | None" = None
     potentials: tuple | None = None
     time_s: float = 0.0
     std_error: float | None = None

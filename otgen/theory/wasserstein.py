@@ -20,7 +20,7 @@ from .exact import pack_result, solve_exact
 from .progress import verbose_logging
 from .neighbours import c_transform_knn
 from .sparse import solve_sparse
-from .result import OTResult
+from .result import OTResult, SparseCoupling
 
 METHODS = {"auto", "exact", "sparse", "sinkhorn", "1d", "gaussian"}
 #: relative gap attributed to floating-point rounding when checking ``tol`` (e.g. tol=0)
@@ -145,6 +145,10 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", tol
     implicit = out.pop("implicit_plan", None)
     coupling = out.pop("coupling", None)
     res = OTResult(method=method, p=p, **out)
+    if coupling is not None:
+        i, j, mass = coupling
+        res.sparse_plan = SparseCoupling(np.asarray(i, np.int64), np.asarray(j, np.int64),
+                                         np.asarray(mass, np.float64), (mu.n, mu.m))
     if not res.lower <= res.upper:  # both certified: an inversion can only be a bug
         raise RuntimeError(f"otgen bug: method={method!r} returned an inverted certified "
                            f"interval [{res.lower!r}, {res.upper!r}]; please report it with "
