@@ -88,14 +88,14 @@ def sinkhorn_potentials(geom: CostGeometry, a, b, eps, *, f=None, g=None, eps_st
     err, errs = math.inf, []
     for _ in range(max_iter):
         f_new = geom.softmin(g + eps * lb, eps)
-        ratio = torch.exp(((f - f_new) / eps).clamp(max=50.0))
+        ratio = torch.exp(((f - f_new) / eps).clamp(max=RATIO_EXP_MAX))
         err = float(((a_t / mass) * (ratio - 1).abs()).sum())
         errs.append(err)
         n_iter += 1
         tick(lambda: f"  sweep {n_iter}: eps {eps:.3g}, marginal error {err:.2e} "
                      f"(target {marginal_tol:.1e}, {_dtype_name(geom)}, omega {omega:.2f})")
         if err <= marginal_tol or (stall and len(errs) > stall
-                                   and min(errs[-stall:]) >= 0.99 * min(errs[:-stall])):
+                                   and min(errs[-stall:]) >= STALL_FACTOR * min(errs[:-stall])):
             f = f_new
             g = geom.softmin(f + eps * la, eps, transpose=True)
             break
@@ -112,6 +112,12 @@ def sinkhorn_potentials(geom: CostGeometry, a, b, eps, *, f=None, g=None, eps_st
 _RATE_AFTER, _RATE_WINDOW, _OMEGA_MAX = 10, 5, 1.9
 #: over-relaxed sweeps allowed without a new best marginal error before falling back
 _PATIENCE = 30
+#: the marginal-error ratio exp((f - f_new) / eps) is clamped at exp(50) (~5e21): the error is
+#: then far above any tolerance anyway, and the exponential cannot overflow to inf
+RATIO_EXP_MAX = 50.0
+#: a run stalls when the last ``stall`` sweeps did not bring the marginal error below 99% of
+#: its earlier best (1% progress per window is the least worth paying for)
+STALL_FACTOR = 0.99
 
 
 def _next_omega(errs: list, omega: float) -> tuple[float, bool]:

@@ -29,8 +29,8 @@ import math
 
 import torch
 
-from .costs import (KEOPS_CPU_MIN_ENTRIES, CostGeometry, lazy_cost, lazy_plan_stats,
-                    lazy_softmin)
+from .costs import (BLOCK_ENTRIES, KEOPS_CPU_MIN_ENTRIES, CostGeometry, lazy_cost,
+                    lazy_plan_stats, lazy_softmin)
 
 #: the multiscale backend needs a voxel grid that makes sense, and GeomLoss's formulas for p
 MULTISCALE_MAX_DIM = 3
@@ -134,7 +134,7 @@ def _keep_mask(cx: _Cells, cy: _Cells, p: float, eps: float, margin: float) -> t
     keep = torch.zeros(k, l, dtype=torch.bool, device=dev)
     col_best = cx.c.new_full((l,), -math.inf)
     col_arg = torch.zeros(l, dtype=torch.long, device=dev)
-    step = max(1, int(4e6 // max(l, 1)))
+    step = max(1, int(BLOCK_ENTRIES // max(l, 1)))
     for s in range(0, k, step):
         b = _block_bound(cx, cy, p, slice(s, s + step))
         keep[s:s + step] = b >= -margin * eps
