@@ -13,6 +13,20 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                        "theorems, checked.")
 
 
+
+def _print_version(value: bool):
+    if value:
+        from . import __version__
+        typer.echo(f"otgen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_print_version,
+                                        is_eager=True, help="Print otgen's version and exit.")):
+    """otgen: certified optimal-transport numbers and the VEGAN-cookbook theorems, checked."""
+
+
 def _load_points(path: Path, name: str):
     import numpy as np
 

@@ -200,3 +200,9 @@ def test_verify_exits_nonzero_on_a_failing_claim(monkeypatch):
     res, text = _invoke("verify", "--only", "zz deliberately")
     assert res.exit_code == 1
     assert "FAIL" in res.stdout and "1 FAILED" in res.stdout
+
+
+def test_version_flag_prints_the_package_version():
+    import otgen
+    res, text = _invoke("--version")
+    assert res.exit_code == 0 and text.strip() == f"otgen {otgen.__version__}"
