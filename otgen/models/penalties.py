@@ -227,7 +227,9 @@ def sinkhorn_penalty(qz: torch.Tensor, pz: torch.Tensor, *, eps: float = 0.1,
     pz : tensor (m, dz)
         Samples of :math:`P_Z`.
     eps : float
-        Blur :math:`\varepsilon`, in latent units (GeomLoss's ``blur``).
+        Entropic regularization :math:`\varepsilon` in *cost* units (squared latent distance,
+        the units of the penalty), as in :func:`otgen.theory.sinkhorn_divergence`; GeomLoss's
+        ``blur`` would be :math:`(\varepsilon / 2)^{1/2}` latent units.
     scaling : float in (0, 1)
         Annealing ratio of the eps-scaling schedule.
 
