@@ -8,10 +8,7 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="otgen: certified optimal-transport numbers and the VEGAN-cookbook "
-                       "theorems, checked.")
-
+app = typer.Typer(add_completion=False, no_args_is_help=True)
 
 
 def _print_version(value: bool):

@@ -37,7 +37,6 @@ from .exact import solve_problem
 from .rounding import U, cost_rel_error
 from .simplex import MAX_ITER
 
-#: network-simplex iteration cap (POT's default of 1e5 is too small beyond n ~ 2000)
 #: relative accuracy assumed for the noise-averaged cost of p != 2 (scipy's hyp1f1, or four
 #: terms of its asymptotic series where |argument| > 1e4 (b + 1)^2, truncation < 1e-16)
 NOISY_COST_RTOL = 1e-12

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from .certify import dense_plan
+
 
 def _fmt(v) -> str:
     if v is None:
@@ -58,9 +60,7 @@ class SparseCoupling:
 
     def to_dense(self) -> np.ndarray:
         """The (n, m) matrix (mind the memory: n m floats)."""
-        plan = np.zeros(self.shape)
-        np.add.at(plan, (self.rows, self.cols), self.mass)
-        return plan
+        return dense_plan(self.rows, self.cols, self.mass, *self.shape, max_entries=math.inf)
 
     def to_scipy(self):
         """The coupling as a ``scipy.sparse.coo_array``."""

@@ -33,7 +33,7 @@ import numpy as np
 from .._validate import Measures
 from .certificate import (ExactProblem, PlanValue, certified_ctransform, dual_value,
                           gram_dual_loss, plan_value, recentred)
-from .certify import DENSE_PLAN_MAX
+from .certify import DENSE_PLAN_MAX, dense_plan
 from .closed_form import certified_gelbrich
 from .coarse_to_fine import COARSEST, NEIGHBOURS, coarse_to_fine, tree_order
 from .exact import EXACT_RTOL, gap_ok, pack_result
@@ -195,10 +195,7 @@ def _unpermute(out: dict, ox: np.ndarray, oy: np.ndarray, dense_plan_max: float)
     i, j = ox[i], oy[j]
     out["coupling"] = (i, j, mass)
     n, m = len(ox), len(oy)
-    out["plan"] = None
-    if n * m <= min(dense_plan_max, DENSE_PLAN_MAX):
-        out["plan"] = np.zeros((n, m))
-        np.add.at(out["plan"], (i, j), mass)
+    out["plan"] = dense_plan(i, j, mass, n, m, min(dense_plan_max, DENSE_PLAN_MAX))
     if out.get("potentials") is not None:
         f, g = out["potentials"]
         F, G = np.empty(n), np.empty(m)
