@@ -3,9 +3,9 @@
 Implements the results of Bousquet et al., "From optimal transport to generative modeling: the
 VEGAN cookbook" (2017).  Start with :func:`otgen.theory.wasserstein`.
 """
-from .theory import (OTResult, gaussian_w2, sinkhorn_divergence, sliced_wasserstein,
+from .theory import (OTResult, gaussian_w2, ot_cost, sinkhorn_divergence, sliced_wasserstein,
                      wasserstein, wasserstein_1d)
 
 __version__ = "0.1.0"
-__all__ = ["OTResult", "wasserstein", "sinkhorn_divergence", "sliced_wasserstein",
+__all__ = ["OTResult", "wasserstein", "ot_cost", "sinkhorn_divergence", "sliced_wasserstein",
            "gaussian_w2", "wasserstein_1d", "__version__"]

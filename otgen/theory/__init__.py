@@ -1,6 +1,7 @@
 """Estimators of optimal transport costs W_c(P, Q) between samples, each with certified bounds.
 
-Layers: :mod:`.costs` (ground costs, lazy reductions) -> solvers (:mod:`.exact`,
+Layers: :mod:`.ground_costs` (cost objects and their error bounds), :mod:`.costs` (lazy
+reductions) -> solvers (:mod:`.exact`,
 :mod:`.sparse`, :mod:`.entropic`, :mod:`.multiscale`, :mod:`.closed_form`, :mod:`.sliced`) ->
 :mod:`.certify` (bounds) -> :class:`.result.OTResult`, dispatched by
 :func:`.wasserstein.wasserstein`; :mod:`.population` (many problems, bootstrap intervals) and
@@ -8,6 +9,8 @@ the paper's programs (:mod:`.encoders`, :mod:`.information`) on top.
 """
 from .closed_form import gaussian_w2, wasserstein_1d
 from .entropic import sinkhorn_divergence
+from .ground_costs import Cosine, Euclidean, GroundCost, Minkowski
+from .ot_cost import ot_cost
 from .result import OTResult, SparseCoupling
 from .sliced import sliced_wasserstein
 from .wasserstein import wasserstein
@@ -17,8 +20,9 @@ from .encoders import (ConditionalMeanDecoder, EncoderOTResult, PenalizedOTResul
 from .information import KLDecomposition, vae_kl_decomposition
 from .population import PopulationCI, population_ci, wasserstein_many
 
-__all__ = ["OTResult", "SparseCoupling", "wasserstein", "sinkhorn_divergence", "sliced_wasserstein",
-           "gaussian_w2", "wasserstein_1d"]
+__all__ = ["OTResult", "SparseCoupling", "wasserstein", "ot_cost", "sinkhorn_divergence",
+           "sliced_wasserstein", "gaussian_w2", "wasserstein_1d"]
+__all__ += ["GroundCost", "Euclidean", "Minkowski", "Cosine"]
 __all__ += ["encoder_ot", "EncoderOTResult", "penalized_ot", "PenalizedOTResult",
             "lipschitz_constant", "conditional_mean_decoder", "ConditionalMeanDecoder",
             "sharpness", "vae_kl_decomposition", "KLDecomposition"]

@@ -16,6 +16,7 @@ couplings of ``gaussian`` and ``sliced``) returns is computed here, under the er
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from math import fsum
 
@@ -158,10 +159,15 @@ class MatrixProblem(ExactProblem):
 
     def __post_init__(self):
         self.eta = self.rel_err
-        self.tau = 0.0
+        self.tau = self.abs_err  # normalized units
+
+    abs_err: float = 0.0
 
     @classmethod
-    def from_matrix(cls, C, a, b, rel_err: float = 0.0) -> "MatrixProblem":
+    def from_matrix(cls, C, a, b, rel_err: float = 0.0, abs_err: float = 0.0) -> "MatrixProblem":
+        """``C`` within ``rel_err C + abs_err`` of the exact costs (caller's units).  Scaling C
+        by 2^k is exact unless it pushes entries below 2^-1022, which adds half a subnormal
+        ulp (2^-1075) to the absolute error."""
         C = np.asarray(C, dtype=np.float64)
         if not np.all(np.isfinite(C)):
             raise ValueError("the cost matrix has NaN or infinite entries (costs overflow "
@@ -172,9 +178,15 @@ class MatrixProblem(ExactProblem):
         k = pow2_exponent(top) - 1 if top > 0 else 0  # max C 2^k in [1/4, 1/2)
         ka, kb = _weights_exponent(a), _weights_exponent(b)
         n, m = C.shape
+        Cn = np.ldexp(C, k)
+        tau = 0.0
+        if abs_err > 0:
+            tau = max(up(math.ldexp(up(abs_err), k)), 2.0 ** -1074)
+        if k < 0 and np.any((C > 0) & (np.abs(Cn) < 2.0 ** -1022)):
+            tau = up(tau + 2.0 ** -1074)
         return cls(np.zeros((n, 0)), np.zeros((m, 0)), np.ldexp(np.asarray(a, np.float64), ka),
                    np.ldexp(np.asarray(b, np.float64), kb), 1.0, k, ka,
-                   C=np.ldexp(C, k), rel_err=float(rel_err))
+                   C=Cn, rel_err=float(rel_err), abs_err=tau)
 
     def cost_rows(self, start, stop, transpose=False, out=None):
         block = self.C[:, start:stop].T if transpose else self.C[start:stop]

@@ -89,7 +89,12 @@ class OTResult:
     method : str
         Method that produced the estimate (``"exact"``, ``"sinkhorn"``, ``"1d"``, ...).
     p : float
-        Exponent of the ground cost :math:`\|x - y\|_2^p`.
+        Exponent of the ground cost :math:`\|x - y\|_2^p` (of the norm for
+        ``"euclidean"``/``"cityblock"`` costs; 1 for costs without one, so that
+        ``distance == value``).
+    cost : str
+        Name of the ground cost (``"sqeuclidean"``, ``"euclidean^p"``, ``"cityblock"``,
+        ``"cosine"``, ``"callable:<name>"``, ``"matrix"``, ...; :mod:`otgen.theory.ground_costs`).
     converged : bool
         False when the solver stopped before meeting its tolerance (a warning was issued).
     n_iter : int
@@ -132,6 +137,7 @@ class OTResult:
     upper: float
     method: str
     p: float = 2.0
+    cost: str | None = None
     converged: bool = True
     n_iter: int = 0
     eps: float | None = None
@@ -149,6 +155,13 @@ class OTResult:
         if hasattr(v, "clamp"):
             return v.clamp(min=0) ** (1.0 / self.p)
         return max(float(v), 0.0) ** (1.0 / self.p)
+
+    @property
+    def cost_name(self) -> str:
+        """The ground cost's name (``cost``, or the Euclidean power ``p`` when unset)."""
+        if self.cost is not None:
+            return self.cost
+        return {2.0: "sqeuclidean", 1.0: "euclidean"}.get(float(self.p), f"euclidean^{self.p:g}")
 
     @property
     def gap(self) -> float:
@@ -174,7 +187,8 @@ class OTResult:
         return {
             "value": float(self.value), "distance": float(self.distance),
             "lower": float(self.lower), "upper": float(self.upper), "rel_gap": self.rel_gap,
-            "method": self.method, "p": self.p, "converged": bool(self.converged),
+            "method": self.method, "p": self.p, "cost": self.cost_name,
+            "converged": bool(self.converged),
             "n_iter": int(self.n_iter), "eps": self.eps, "time_s": self.time_s,
             "std_error": self.std_error,
             **{k: v for k, v in self.info.items() if isinstance(v, (int, float, str, bool))},
@@ -183,7 +197,8 @@ class OTResult:
     def __repr__(self) -> str:
         parts = [f"value={_fmt(self.value)}", f"distance={_fmt(self.distance)}",
                  f"interval=[{_fmt(self.lower)}, {_fmt(self.upper)}]",
-                 f"rel_gap={self.rel_gap:.2e}", f"method={self.method!r}", f"p={self.p:g}",
+                 f"rel_gap={self.rel_gap:.2e}", f"method={self.method!r}",
+                 f"cost={self.cost_name!r}", f"p={self.p:g}",
                  f"converged={self.converged}", f"n_iter={self.n_iter}"]
         if self.eps is not None:
             parts.append(f"eps={_fmt(self.eps)}")

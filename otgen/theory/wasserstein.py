@@ -17,6 +17,8 @@ from .closed_form import certified_gelbrich, gelbrich_lower_bound
 from .costs import pair_costs, torch_cost
 from .entropic import solve_sinkhorn
 from .exact import pack_result, solve_exact
+from .ground_costs import MATRIX_METHODS, GroundCost, resolve_cost
+from .ot_cost import matrix_result, solve_matrix
 from .progress import verbose_logging
 from .neighbours import c_transform_knn
 from .sparse import solve_sparse
@@ -27,15 +29,15 @@ METHODS = {"auto", "exact", "sparse", "sinkhorn", "1d", "gaussian"}
 GAP_ROUNDING = 1e-10
 
 
-def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", tol=None,
-                eps=None, seed=None, backend: str = "auto", device=None,
-                max_iter: int | None = None, verbose: bool = False) -> OTResult:
+def wasserstein(x, y, a=None, b=None, *, p: float | None = None, cost=None,
+                method: str = "auto", tol=None, eps=None, seed=None, backend: str = "auto",
+                device=None, max_iter: int | None = None, verbose: bool = False) -> OTResult:
     r"""Optimal transport cost between two weighted point clouds, with certified bounds.
 
     .. math::
-        \mathrm{OT}(a, b) = \min_{\pi \ge 0,\ \pi 1_m = a,\ \pi^T 1_n = b}
-        \sum_{ij} \pi_{ij} \|x_i - y_j\|_2^p \;=\; W_p^p\Big(\sum_i a_i \delta_{x_i},
-        \sum_j b_j \delta_{y_j}\Big)
+        \mathrm{OT}_c(a, b) = \min_{\pi \ge 0,\ \pi 1_m = a,\ \pi^T 1_n = b}
+        \sum_{ij} \pi_{ij}\, c(x_i, y_j), \qquad c(x, y) = \|x - y\|_2^p \text{ by default:}
+        \;\; \mathrm{OT}_c = W_p^p\Big(\sum_i a_i \delta_{x_i}, \sum_j b_j \delta_{y_j}\Big)
 
     Every method returns an interval ``[lower, upper]`` that provably contains the exact value
     (up to floating-point rounding): ``lower`` is the value of a dual-feasible pair of
@@ -47,8 +49,16 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", tol
     y : array or tensor (m, d)
     a, b : array or tensor (n,), (m,), optional
         Nonnegative weights with equal sums (within 1e-6 relative); uniform 1/n, 1/m when None.
-    p : float > 0
-        Exponent of the ground cost :math:`\|x - y\|_2^p`.
+    p : float > 0, optional
+        Exponent of the ground cost :math:`\|x - y\|_2^p` (2 when unset), or of the norm
+        for ``cost="euclidean"`` / ``"cityblock"`` (1 when unset).
+    cost : None, str, cost object or callable
+        The ground cost c (:mod:`otgen.theory.ground_costs`): None (:math:`\|x - y\|_2^p`),
+        ``"sqeuclidean"``, ``"euclidean"``, ``"cityblock"``, ``"cosine"``, a
+        :class:`~otgen.theory.ground_costs.GroundCost` (e.g. ``Minkowski(q=3)``), or a callable
+        ``cost(x, y) -> (n, m)`` on float64 torch tensors.  Euclidean powers work with every
+        method; the other costs with ``"exact"`` (``"auto"`` picks it), on their dense cost
+        matrix, certified with its rounding bound (a callable: for the costs it computes).
     method : {"auto", "exact", "sparse", "sinkhorn", "1d", "gaussian"}
         * ``"exact"``: network simplex (POT); the interval is the LP duality gap (zero at optimum).
           Beyond ``DENSE_EXACT_MAX`` cost entries it runs the sparse solver to optimality.
@@ -114,8 +124,18 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", tol
     """
     t0 = time.perf_counter()
     mu = check_measures(x, y, a, b)
-    p = check_positive(p, "p")
-    check_cost_range(mu, p)
+    ground = resolve_cost(cost, p)
+    opts = _check_options(method, tol, eps, backend, device, max_iter, mu)
+    if ground.euclidean_power is None:
+        res = _solve_other_cost(mu, ground, **opts)
+    else:
+        res = _solve_euclidean(mu, ground.euclidean_power, seed=seed, verbose=verbose, **opts)
+    res.time_s = time.perf_counter() - t0
+    return res
+
+
+def _check_options(method, tol, eps, backend, device, max_iter, mu: Measures) -> dict:
+    """Validated solver options (the arguments every cost shares)."""
     check_choice(method, "method", METHODS)
     if tol is not None:
         tol = check_positive(tol, "tol", strict=False)
@@ -129,17 +149,17 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", tol
         max_iter = check_int(max_iter, "max_iter", 1)
     if device is None and is_tensor(mu.x_in):
         device = mu.x_in.device
+    return dict(method=method, tol=tol, eps=eps, backend=backend, device=device,
+                max_iter=max_iter)
+
+
+def _solve_euclidean(mu: Measures, p, *, method, tol, eps, seed, backend, device, max_iter,
+                     verbose) -> OTResult:
+    """c = |x - y|_2^p: every method, with the point solvers."""
+    check_cost_range(mu, p)
     if method == "auto":
         method = choose_method(mu.n, mu.m, mu.d, p, tol, device)
-    if method == "1d" and mu.d != 1:
-        raise ValueError(f"method='1d' needs 1-D points (x.shape[1] == 1), got dimension {mu.d}")
-    if method == "1d" and p < 1:
-        raise ValueError(f"method='1d' needs p >= 1 (sorted coupling), got p={p}")
-    if method == "gaussian" and p != 2:
-        raise ValueError(f"method='gaussian' is the Bures formula for p=2 only, got p={p}")
-    if eps is not None and method != "sinkhorn":
-        raise ValueError(f"eps is only used by method='sinkhorn', got method={method!r}")
-
+    _check_method_fits(method, mu, p, eps)
     with verbose_logging(bool(verbose)):
         out = _solve(mu, p, method, tol, eps, seed, backend, device, max_iter)
     implicit = out.pop("implicit_plan", None)
@@ -149,18 +169,61 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", tol
         i, j, mass = coupling
         res.sparse_plan = SparseCoupling(np.asarray(i, np.int64), np.asarray(j, np.int64),
                                          np.asarray(mass, np.float64), (mu.n, mu.m))
+    _check_interval(res, tol)
+    if mu.backend.kind == "torch":
+        _to_torch(res, mu, p, implicit, coupling)
+    return res
+
+
+def _check_method_fits(method: str, mu: Measures, p: float, eps) -> None:
+    if method == "1d" and mu.d != 1:
+        raise ValueError(f"method='1d' needs 1-D points (x.shape[1] == 1), got dimension {mu.d}")
+    if method == "1d" and p < 1:
+        raise ValueError(f"method='1d' needs p >= 1 (sorted coupling), got p={p}")
+    if method == "gaussian" and p != 2:
+        raise ValueError(f"method='gaussian' is the Bures formula for p=2 only, got p={p}")
+    if eps is not None and method != "sinkhorn":
+        raise ValueError(f"eps is only used by method='sinkhorn', got method={method!r}")
+
+
+def _check_interval(res: OTResult, tol) -> None:
+    """Refuse inverted intervals (a bug); warn when the certified gap misses ``tol``."""
     if not res.lower <= res.upper:  # both certified: an inversion can only be a bug
-        raise RuntimeError(f"otgen bug: method={method!r} returned an inverted certified "
+        raise RuntimeError(f"otgen bug: method={res.method!r} returned an inverted certified "
                            f"interval [{res.lower!r}, {res.upper!r}]; please report it with "
                            "the inputs")
     # rounding slack: the LP's primal and dual values agree only to ~1e-16 absolute
     if tol is not None and res.converged and res.rel_gap > tol + GAP_ROUNDING:
         res.converged = False
-        warnings.warn(f"method={method!r} returned a certified relative gap {res.rel_gap:.2e} "
-                      f"> tol={tol:.1e}", RuntimeWarning, stacklevel=2)
+        warnings.warn(f"method={res.method!r} returned a certified relative gap "
+                      f"{res.rel_gap:.2e} > tol={tol:.1e}", RuntimeWarning, stacklevel=4)
+
+
+def _solve_other_cost(mu: Measures, ground: GroundCost, *, method, tol, eps, backend, device,
+                      max_iter) -> OTResult:
+    """Costs other than Euclidean powers: the exact LP on their dense matrix."""
+    if method not in MATRIX_METHODS:
+        raise ValueError(f"method={method!r} supports the Euclidean costs |x - y|_2^p only; the "
+                         f"{ground.name} cost is solved by method='exact' (or 'auto')")
+    if eps is not None:
+        raise ValueError("eps is only used by method='sinkhorn' (Euclidean costs)")
+    if mu.n * mu.m > DENSE_EXACT_MAX:
+        raise ValueError(f"the {ground.name} cost is solved on its dense {mu.n} x {mu.m} matrix, "
+                         f"over the {DENSE_EXACT_MAX:.2g}-entry limit; subsample, or use a "
+                         "Euclidean cost (sparse and entropic solvers scale further)")
+    x, y = mu.x.astype(np.float64), mu.y.astype(np.float64)
+    out = solve_matrix(ground.matrix(x, y), mu.a, mu.b,
+                       **({"max_iter": max_iter} if max_iter else {}))
+    res = matrix_result(out, (mu.n, mu.m), "exact", ground.p, ground.name)
+    _check_interval(res, tol)
     if mu.backend.kind == "torch":
-        _to_torch(res, mu, p, implicit, coupling)
-    res.time_s = time.perf_counter() - t0
+        xt, yt = _float_tensor(mu.x_in), _float_tensor(mu.y_in)
+        sp = res.sparse_plan
+        mass = torch.as_tensor(sp.mass, dtype=xt.dtype, device=xt.device)
+        value = (mass * ground.torch_pairs(xt, yt.to(xt.dtype), sp.rows, sp.cols)).sum()
+        res.value = value if (xt.requires_grad or yt.requires_grad) else value.detach()
+        res.plan = mu.backend.wrap(res.plan)
+        res.potentials = tuple(mu.backend.wrap(np.asarray(f)) for f in res.potentials)
     return res
 
 

@@ -28,7 +28,12 @@ def assignment_ot(x, y, p=2.0):
 
 def lp_ot(x, y, a=None, b=None, p=2.0):
     """Exact OT by scipy's HiGHS LP solver (any weights); a, b default to uniform."""
-    C = cost(x, y, p)
+    return lp_matrix(cost(x, y, p), a, b)
+
+
+def lp_matrix(C, a=None, b=None):
+    """Exact OT for a cost matrix by scipy's HiGHS LP solver; a, b default to uniform."""
+    C = np.asarray(C, dtype=np.float64)
     n, m = C.shape
     a = np.full(n, 1.0 / n) if a is None else np.asarray(a, dtype=np.float64)
     b = np.full(m, 1.0 / m) if b is None else np.asarray(b, dtype=np.float64)
