@@ -41,13 +41,14 @@ def _may_underflow(X: np.ndarray, Y: np.ndarray, p: float) -> bool:
     """Whether some nonzero cost could reach the subnormal range, where the relative error
     model fails.  A nonzero coordinate difference is at least ulp(z_min) >= z_min 2^-53 (z_min:
     the smallest nonzero |coordinate|), so every intermediate of a nonzero cost is at least
-    min(delta^2, delta^p) for that delta."""
+    min(delta^2, delta^p) = delta^max(2, p) for that delta < 1 (taking min(2, p) here let
+    p = 4 costs of 2^-1200 underflow to 0 unaccounted: an upper bound of 0 for a positive OT)."""
     z = np.abs(np.concatenate([X.ravel(), Y.ravel()]))
     z = z[z > 0]
     if not len(z):
         return False
     log2_delta = float(np.log2(z.min())) - 53
-    return min(2.0, p) * log2_delta < -1022 + 60
+    return max(2.0, p) * log2_delta < -1022 + 60
 
 
 @dataclass

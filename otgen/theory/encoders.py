@@ -34,6 +34,7 @@ from .._validate import (Measures, backend_of, check_balanced, check_cost_range,
 from .certificate import ExactProblem, MatrixProblem
 from .costs import BLOCK_ENTRIES, cost_matrix
 from .exact import solve_problem
+from .ground_costs import GroundCost, resolve_cost
 from .rounding import U, cost_rel_error
 from .simplex import MAX_ITER
 
@@ -203,10 +204,19 @@ def _transport(P: ExactProblem):
     return plan, out["lower"], out["upper"], f, g, out["converged"], out["value"]
 
 
-def _cost_problem(x, y, a, b, p: float, s: float) -> ExactProblem:
+def _cost_problem(x, y, a, b, ground: GroundCost, s: float, backend) -> ExactProblem:
     """The LP of encoder_ot: points (s = 0), or the noise-averaged matrix, whose relative error
     is that of the squared distances plus one addition for p = 2 (``r^2 + d s^2``), and an
-    assumed 1e-12 for scipy's hyp1f1 / the asymptotic series otherwise."""
+    assumed 1e-12 for scipy's hyp1f1 / the asymptotic series otherwise.  Costs other than
+    Euclidean powers: their matrix with its rounding bound (no noise average)."""
+    p = ground.euclidean_power
+    if p is None:
+        if s > 0:
+            raise ValueError(f"decoder_noise > 0 needs a Euclidean cost |x - y|^p (its noise "
+                             f"average has a closed form), got cost {ground.name!r}")
+        cm = ground.matrix(x, y)
+        return MatrixProblem.from_matrix(cm.C, a, b, rel_err=cm.rel_err, abs_err=cm.abs_err)
+    check_cost_range(Measures(x, y, a, b, backend), p)
     if s == 0:
         return ExactProblem.build(x, y, a, b, p)
     rel = cost_rel_error(x.shape[1], 2.0) + 8 * 2.0 ** -53 if p == 2 else NOISY_COST_RTOL
@@ -244,7 +254,7 @@ def _noisy_cost(x: np.ndarray, y: np.ndarray, p: float, s: float) -> np.ndarray:
 
 
 # --- Theorem A ------------------------------------------------------------------------------
-def encoder_ot(x, z, G: Callable, a=None, b=None, *, p: float = 2,
+def encoder_ot(x, z, G: Callable, a=None, b=None, *, p: float | None = None, cost=None,
                decoder_noise: float = 0.0) -> EncoderOTResult:
     r"""Optimal transport written over encoders (Theorem A of the VEGAN cookbook), solved exactly.
 
@@ -274,8 +284,13 @@ def encoder_ot(x, z, G: Callable, a=None, b=None, *, p: float = 2,
         Decoder mapping an (m, dz) array (a tensor when ``z`` is one) to an (m, d) array.
     a, b : array (n,), (m,), optional
         Weights of the atoms (uniform when None); nonnegative, equal total mass.
-    p : float > 0
-        Exponent of the cost :math:`\|x - y\|_2^p`.
+    p : float > 0, optional
+        Exponent of the cost :math:`\|x - y\|_2^p` (2 when unset; of the norm for
+        ``cost="euclidean"``/``"cityblock"``).
+    cost : None, str, cost object or callable
+        The cost c of the paper (:mod:`otgen.theory.ground_costs`, as in
+        :func:`~otgen.theory.wasserstein.wasserstein`); costs other than Euclidean powers need
+        ``decoder_noise=0``.
     decoder_noise : float >= 0
         Standard deviation ``s`` of the Gaussian decoder noise.
 
@@ -310,21 +325,21 @@ def encoder_ot(x, z, G: Callable, a=None, b=None, *, p: float = 2,
     av = check_weights(a, xv.shape[0], "a")
     bv = check_weights(b, zv.shape[0], "b")
     check_balanced(av, bv)
-    p = check_positive(p, "p")
+    ground = resolve_cost(cost, p)
     s = check_positive(decoder_noise, "decoder_noise", strict=False)
     y = decode(G, z if is_tensor(z) else zv, zv.shape[0], xv.shape[1])
     x64 = xv.astype(np.float64)
-    check_cost_range(Measures(x64, y, av, bv, backend), p)
-    P, lower, upper, f, g, conv, value = _transport(_cost_problem(x64, y, av, bv, p, s))
+    problem = _cost_problem(x64, y, av, bv, ground, s, backend)
+    P, lower, upper, f, g, conv, value = _transport(problem)
     return EncoderOTResult(value=value, lower=lower, upper=upper,
                            plan=backend.wrap(P), decoded=backend.wrap(y),
-                           potentials=(backend.wrap(f), backend.wrap(g)), p=p,
+                           potentials=(backend.wrap(f), backend.wrap(g)), p=ground.p,
                            decoder_noise=s, converged=conv)
 
 
 # --- Theorem B ------------------------------------------------------------------------------
 def penalized_ot(x, z, G: Callable, lam: float, a=None, b=None, *, latent_grid=None,
-                 p: float = 1) -> PenalizedOTResult:
+                 p: float | None = None, cost=None) -> PenalizedOTResult:
     r"""Penalized optimal transport with a :math:`W_1` latent penalty (Theorem B), solved exactly.
 
     With encoders restricted to a finite latent grid :math:`u_1, \dots, u_K`,
@@ -373,8 +388,12 @@ def penalized_ot(x, z, G: Callable, lam: float, a=None, b=None, *, latent_grid=N
         Weights (uniform when None); equal total mass.
     latent_grid : array (K, dz), optional
         Support allowed for the encoders; default ``z``.
-    p : float > 0
-        Exponent of the reconstruction cost (Theorem B is the case p = 1).
+    p : float > 0, optional
+        Exponent of the reconstruction cost :math:`\|x - y\|_2^p` (1 when unset: Theorem B
+        is the case p = 1).
+    cost : None, str, cost object or callable
+        The reconstruction cost c (:mod:`otgen.theory.ground_costs`); the latent penalty stays
+        :math:`W_1` in the Euclidean norm.  Theorem B holds for any cost that is a metric.
 
     Returns
     -------
@@ -414,7 +433,7 @@ def penalized_ot(x, z, G: Callable, lam: float, a=None, b=None, *, latent_grid=N
     bv = check_weights(b, zv.shape[0], "b")
     check_balanced(av, bv)
     lam = check_positive(lam, "lam", strict=False)
-    p = check_positive(p, "p")
+    ground = resolve_cost(cost, 1.0 if cost is None and p is None else p)
     if latent_grid is None:
         grid, grid_in = zv, (z if is_tensor(z) else zv)
     else:
@@ -424,15 +443,17 @@ def penalized_ot(x, z, G: Callable, lam: float, a=None, b=None, *, latent_grid=N
                              f"have dimension {zv.shape[1]}: the grid must live in latent space")
         grid_in = latent_grid if is_tensor(latent_grid) else grid
     gy = decode(G, grid_in, grid.shape[0], xv.shape[1])
-    check_cost_range(Measures(xv, gy, av, av[:0], backend), p)
-    c1 = cost_matrix(xv, gy, p)           # (n, K) reconstruction costs
+    if ground.euclidean_power is not None:
+        check_cost_range(Measures(xv, gy, av, av[:0], backend), ground.euclidean_power)
+    rec = ground.matrix(xv, gy)
+    c1 = rec.C                            # (n, K) reconstruction costs
     c2 = cost_matrix(grid, zv, 1.0)       # (K, m) latent W_1 costs
     E, via = _shortest_paths(c1, lam * c2)
     # E = min_k (c1 + lam c2) of nonnegative terms: within the larger relative error of the
-    # two cost matrices, plus the rounding of lam * c2 and of the sum
-    rel = max(cost_rel_error(xv.shape[1], p), cost_rel_error(zv.shape[1], 1.0) + U) + 2 * U
-    P, lower, upper, _, _, conv, value = _transport(MatrixProblem.from_matrix(E, av, bv,
-                                                                                rel_err=rel))
+    # two cost matrices, plus the rounding of lam * c2 and of the sum; c1's absolute error
+    rel = max(rec.rel_err, cost_rel_error(zv.shape[1], 1.0) + U) + 2 * U
+    P, lower, upper, _, _, conv, value = _transport(
+        MatrixProblem.from_matrix(E, av, bv, rel_err=rel, abs_err=rec.abs_err))
     n, K = c1.shape
     enc = np.zeros((n, K))
     i, j = np.nonzero(P)

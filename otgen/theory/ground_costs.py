@@ -148,8 +148,28 @@ class Euclidean(GroundCost):
         self.name = {2.0: "sqeuclidean", 1.0: "euclidean"}.get(self.p, f"euclidean^{self.p:g}")
 
     def matrix(self, x, y) -> CostMatrix:
-        check_no_underflow(x, y, min(self.p, 2.0), self.name)
-        return CostMatrix(cost_matrix(x, y, self.p), cost_rel_error(x.shape[1], self.p))
+        C = cost_matrix(x, y, self.p)
+        d = x.shape[1]
+        abs_err = 0.0
+        if may_underflow(x, y, max(self.p, 2.0)):
+            abs_err = self.underflow_error(d, float(C.max(initial=0.0)))
+        return CostMatrix(_finite(C, self.name), cost_rel_error(d, self.p), abs_err)
+
+    def underflow_error(self, d: int, c_max: float) -> float:
+        r"""Absolute error from gradual underflow: each of the d squares rounds by at most
+        :math:`2^{-1075}` in the subnormal range, so :math:`\hat S` is off by
+        :math:`e \le d\, 2^{-1073}` beyond its relative error; then
+        :math:`|(S + e)^{p/2} - S^{p/2}| \le e^{p/2}` for p <= 2 (concavity) and
+        :math:`\le \tfrac p2 (S_{\max} + e)^{p/2 - 1} e` for p > 2 (mean value theorem),
+        plus one subnormal rounding of the power; doubled for the cross terms with the
+        relative error."""
+        e = d * 2.0 ** -1073
+        if self.p <= 2:
+            base = e ** (self.p / 2)
+        else:
+            s_max = up(c_max ** (2 / self.p) * 2)
+            base = self.p / 2 * (s_max + e) ** (self.p / 2 - 1) * e
+        return up(2 * up(base + 2.0 ** -1074))
 
     def torch_block(self, x, y):
         return torch.cdist(x, y) ** self.p
@@ -197,7 +217,7 @@ class Minkowski(GroundCost):
         self.name = base if self.p == 1 else f"{base}^{self.p:g}"
 
     def matrix(self, x, y) -> CostMatrix:
-        check_no_underflow(x, y, min(self.q, self.p), self.name)
+        check_no_underflow(x, y, max(self.q, self.p), self.name)
         if self.q == 1:
             D = cdist(x, y, "cityblock")
         else:
@@ -370,15 +390,22 @@ def _finite(C: np.ndarray, name: str) -> np.ndarray:
     return C
 
 
-def check_no_underflow(x: np.ndarray, y: np.ndarray, power: float, name: str) -> None:
-    """Refuse points whose coordinate differences, raised to ``power``, could underflow: a
-    nonzero difference is at least ulp(z) >= z 2^-53 for the smallest nonzero |coordinate|
-    z, and the relative error model of the cost holds above 2^-1022."""
+def may_underflow(x: np.ndarray, y: np.ndarray, power: float) -> bool:
+    """Whether coordinate differences raised to ``power`` (the largest exponent any
+    intermediate applies to a difference) could leave the normal range: a nonzero difference
+    is at least ulp(z) >= z 2^-53 for the smallest nonzero |coordinate| z, and relative error
+    models hold above 2^-1022."""
     z = np.abs(np.concatenate([np.ravel(x), np.ravel(y)]))
     z = z[z > 0]
-    if len(z) and power * (float(np.log2(z.min())) - 53) < -1022 + UNDERFLOW_MARGIN:
-        raise ValueError(f"coordinates as small as {z.min():.3g} make the {name} cost underflow "
-                         "float64 (its error could not be bounded); rescale x and y")
+    return bool(len(z)) and power * (float(np.log2(z.min())) - 53) < -1022 + UNDERFLOW_MARGIN
+
+
+def check_no_underflow(x: np.ndarray, y: np.ndarray, power: float, name: str) -> None:
+    """Refuse points for which :func:`may_underflow` (no error bound is derived for them)."""
+    if may_underflow(x, y, power):
+        z = np.abs(np.concatenate([np.ravel(x), np.ravel(y)]))
+        raise ValueError(f"coordinates as small as {z[z > 0].min():.3g} make the {name} cost "
+                         "underflow float64 (its error could not be bounded); rescale x and y")
 
 
 def _unit_scaled(x: np.ndarray, name: str) -> np.ndarray:

@@ -7,6 +7,7 @@ Each case is listed in docs/robustness.md.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 import warnings
 
 import numpy as np
@@ -226,3 +227,16 @@ def test_sinkhorn_on_coincident_points_and_huge_costs():
         r = wasserstein(x, y, p=3, method="sinkhorn", max_iter=200)
     contains(r, lo, hi)
     del rng
+
+
+@pytest.mark.parametrize("p", [2.0, 3.0, 4.0, 6.0])
+@pytest.mark.parametrize("method", ["exact", "sparse"])
+def test_high_power_costs_that_underflow_are_still_bracketed(p, method):
+    """Two points 2^-300 apart beside a unit span: for p >= 4 the cost 2^-300p underflows to 0
+    in float64.  The underflow test once took min(2, p) as the exponent, declared the problem
+    safe and returned upper = 0 < OT; the interval must contain the exact rational value."""
+    x = np.array([[0.0, 0.0], [1.0, 0.0]])
+    y = np.array([[2.0 ** -300, 0.0], [1.0, 0.0]])
+    r = wasserstein(x, y, p=p, method=method)
+    truth = Fraction(2) ** int(-300 * p) / 2
+    assert Fraction(r.lower) <= truth <= Fraction(r.upper)

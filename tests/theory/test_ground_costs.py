@@ -248,3 +248,36 @@ def test_ot_cost_refuses_scipy_sparse_clearly():
     sp = pytest.importorskip("scipy.sparse")
     with pytest.raises(TypeError, match="toarray"):
         ot_cost(sp.csr_array(np.ones((2, 2))))
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 4.0])
+def test_euclidean_matrix_accounts_for_underflow(p):
+    """penalized_ot builds Euclidean matrices: a cost of 2^-300p underflows for p = 4, and the
+    stated absolute error must cover it (exact rational truth; lam = 0 and a grid equal to
+    the data make the value the plain transport cost x -> G(grid))."""
+    from otgen.theory import penalized_ot
+    x = np.array([[0.0, 0.0], [1.0, 0.0]])
+    grid = np.array([[2.0 ** -300, 0.0], [1.0, 0.0]])
+    r = penalized_ot(x, grid, lambda u: u, lam=0.0, p=p)
+    truth = Fraction(2) ** int(-300 * p) / 2
+    assert Fraction(r.lower) <= truth <= Fraction(r.upper)
+
+
+def test_encoder_and_penalized_ot_take_cost_objects():
+    from otgen.theory import encoder_ot, penalized_ot
+    rng = np.random.default_rng(11)
+    x, z = rng.normal(size=(7, 2)), rng.normal(size=(7, 1))
+    G = lambda u: np.hstack([u, 2 * u])  # noqa: E731
+    for cost in ("cityblock", "cosine", Minkowski(3.0)):
+        C = (Minkowski(3.0).matrix(x, G(z)).C if not isinstance(cost, str)
+             else cdist(x, G(z), cost))
+        rows, cols = linear_sum_assignment(C)
+        truth = C[rows, cols].mean()
+        r = encoder_ot(x, z, G, cost=cost)
+        assert r.lower - 1e-12 <= truth <= r.upper + 1e-12
+        # Theorem B equality: lam above the Lipschitz constant, grid = the latent atoms
+        pen = penalized_ot(x, z, G, lam=100.0, cost=cost)
+        if cost == "cityblock":  # a metric with |G(u) - G(v)|_1 = 3 |u - v|
+            assert pen.lower - 1e-12 <= truth <= pen.upper + 1e-12
+    with pytest.raises(ValueError, match="decoder_noise"):
+        encoder_ot(x, z, G, cost="cosine", decoder_noise=0.1)
