@@ -7,14 +7,16 @@ Launch any of these ways (see docs/guide-distributed.md)::
     torchrun --standalone --nproc_per_node 4 -m otgen train wae-gan --data digits --out runs/aae
 
 Backend: gloo on the CPU, nccl when the training device is CUDA (rank r uses ``cuda:LOCAL_RANK``).
-What each step does, on every one of the W ranks:
+There is one step per model, its spec's (:mod:`otgen.models.specs`), run here with a
+:class:`~otgen.models.collective.TorchDistCollective` instead of the single process's no-op
+collective.  What each step does, on every one of the W ranks:
 
 * the global batch of ``batch_size`` rows is cut from the same seed-based permutation as in a
   single-process run; rank r takes the contiguous shard ``rows [r b, (r+1) b)``, b = B / W
   (``batch_size`` must be divisible by W);
 * all step noise (prior draws, encoder noise, sliced projections, gradient-penalty weights) comes
   from the same ``(seed, step)`` generator on every rank, drawn for the *global* batch, in the
-  order of the single-process :meth:`~otgen.models.Objective.step`; each rank uses its slice of
+  order of the single-process step; each rank uses its slice of
   the per-sample draws and the whole prior sample where the loss needs it;
 * WAE penalties: the latent codes (and, for Gaussian encoders, their means and log-variances)
   are gathered with :func:`torch.distributed.nn.functional.all_gather`, which keeps the
@@ -55,94 +57,27 @@ from __future__ import annotations
 
 import os
 import socket
-import warnings
 
 import torch
 import torch.distributed as dist
 
-from .penalties import gradient_penalty
-from .train import FitResult, TrainConfig, fit_loop, require_int, resolve_device, torch_threads
+from .._validate import check_int
+from .collective import TorchDistCollective, average_gradients
+from .train import FitResult, TrainConfig, fit_loop, resolve_device, torch_threads
 
 __all__ = ["DistributedStep", "average_gradients", "backend_for", "check_supported",
            "fit_distributed", "free_port", "launch", "under_torchrun"]
 
 
-def _gather(t: torch.Tensor) -> torch.Tensor:
-    """Concatenate ``t`` of all ranks (rank order) keeping the autograd graph."""
-    from torch.distributed.nn.functional import all_gather
-
-    with warnings.catch_warnings():  # deprecated in favour of a private API; still correct
-        warnings.filterwarnings("ignore", "torch.distributed.nn.functional.all_gather",
-                                FutureWarning)
-        # the group explicitly: the default argument is bound once, to the group alive at
-        # import, which a later fit_distributed call (a new process group) no longer has
-        return torch.cat(all_gather(t.contiguous(), group=dist.group.WORLD), 0)
-
-
-def _gather_detached(t: torch.Tensor) -> torch.Tensor:
-    """Concatenate ``t`` of all ranks (rank order), no gradient."""
-    t = t.detach().contiguous()
-    parts = [torch.empty_like(t) for _ in range(dist.get_world_size())]
-    dist.all_gather(parts, t)
-    return torch.cat(parts, 0)
-
-
-def average_gradients(params) -> None:
-    r"""Replace each ``p.grad`` by its mean over the ranks of the default process group.
-
-    .. math:: g \leftarrow \frac1W \sum_{r=0}^{W-1} g^{(r)}
-
-    One all-reduce of the flattened gradients (one bucket, as DistributedDataParallel does);
-    the result is bitwise the same on every rank.  A no-op in a group of one rank.
-
-    Parameters
-    ----------
-    params : iterable of torch.nn.Parameter
-        Parameters whose ``.grad`` is set (the same list, in the same order, on every rank);
-        parameters without a gradient are skipped.
-
-    Returns
-    -------
-    None
-        The gradients are updated in place.
-
-    Examples
-    --------
-    >>> import torch, torch.distributed as dist
-    >>> from otgen.models.distributed import average_gradients, free_port
-    >>> dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{free_port()}",
-    ...                         rank=0, world_size=1)
-    >>> p = torch.nn.Parameter(torch.zeros(2)); p.grad = torch.tensor([1.0, 3.0])
-    >>> average_gradients([p]); p.grad
-    tensor([1., 3.])
-    >>> dist.destroy_process_group()
-
-    References
-    ----------
-    S. Li et al. PyTorch Distributed: experiences on accelerating data parallel training.
-    VLDB 2020.
-    """
-    grads = [p.grad for p in params if p.grad is not None]
-    world = dist.get_world_size()
-    if not grads or world == 1:
-        return
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
-    flat /= world
-    offset = 0
-    for g in grads:
-        g.copy_(flat[offset:offset + g.numel()].view_as(g))
-        offset += g.numel()
-
-
 class DistributedStep:
     r"""One data-parallel training step of any model: ``step(global_batch, step, generator)``.
 
-    Replaces :meth:`otgen.models.Objective.step` on each rank of the default process group:
+    The model's spec step (:mod:`otgen.models.specs`) run with a
+    :class:`~otgen.models.collective.TorchDistCollective` over the default process group:
     every rank receives the same global batch and the same ``(seed, step)`` generator, trains
-    on its shard ``rows [r b, (r+1) b)`` and returns the loss terms of the *global* batch, so
-    that with gradients averaged by :func:`average_gradients` (installed as
-    ``objective.grad_sync``) every update equals the single-process update on the global batch:
+    on its shard ``rows [r b, (r+1) b)`` and returns the loss terms of the *global* batch;
+    gradients are averaged over the ranks before every update, so each update equals the
+    single-process update on the global batch:
 
     .. math:: \frac1W \sum_r \nabla_\theta L_r = \nabla_\theta L(\text{global batch}).
 
@@ -151,13 +86,16 @@ class DistributedStep:
     model : GenerativeModel
         Identical on every rank (same seed or the same checkpoint); its parameters are
         broadcast from rank 0 once more here, as DistributedDataParallel does.
-    objective : Objective
-        Its optimizers are stepped; its ``grad_sync`` is set to :func:`average_gradients`.
+    objective : ModelSpec or Objective
+        The model's spec (or its :class:`~otgen.models.Objective` front); its optimizers are
+        stepped.
 
     Attributes
     ----------
     rank, world : int
         This process's rank and the number of ranks W.
+    spec : ModelSpec
+        The spec whose step runs.
 
     Examples
     --------
@@ -179,100 +117,14 @@ class DistributedStep:
     """
 
     def __init__(self, model, objective):
-        self.model, self.obj = model, objective
-        self.rank, self.world = dist.get_rank(), dist.get_world_size()
-        with torch.no_grad():
-            for t in list(model.parameters()) + list(model.buffers()):
-                dist.broadcast(t.detach(), 0)
-        objective.grad_sync = average_gradients
+        self.collective = TorchDistCollective()
+        self.rank, self.world = self.collective.rank, self.collective.world
+        self.spec = getattr(objective, "spec", objective)
+        self.collective.broadcast_parameters(model)
 
-    # -- helpers -----------------------------------------------------------------------------
-    def _rows(self, t: torch.Tensor) -> torch.Tensor:
-        b = t.shape[0] // self.world
-        return t[self.rank * b:(self.rank + 1) * b]
-
-    def _randn_rows(self, n: int, generator) -> torch.Tensor:
-        """This rank's rows of a standard normal (n, d_z) draw, as Encoder.sample draws it."""
-        return self._rows(torch.randn(n, self.model.latent_dim, generator=generator,
-                                      device=self.model.device))
-
-    def _global_mean(self, terms: dict) -> dict:
-        """All-reduce mean over ranks of scalar tensors (detached; float64 on the wire)."""
-        keys = list(terms)
-        v = torch.stack([terms[k].detach().to(torch.float64) for k in keys])
-        dist.all_reduce(v)
-        v /= self.world
-        return dict(zip(keys, v.unbind()))
-
-    def _update(self, name, local_loss, global_loss, step, terms):
-        if not torch.isfinite(global_loss):  # identical on all ranks: they all stop together
-            self.obj.guarded_update(name, global_loss, step, terms)  # raises TrainingDivergedError
-        self.obj.guarded_update(name, local_loss, step, terms)
-
-    # -- one step ----------------------------------------------------------------------------
     def __call__(self, batch: torch.Tensor, step: int, generator=None) -> dict:
         """Train on this rank's shard of ``batch`` (n, d); return the global loss terms."""
-        kind = self.model.kind
-        x = self._rows(batch)
-        if kind == "vae":
-            return self._vae(x, batch.shape[0], step, generator)
-        if kind == "wgan-gp":
-            return self._wgan(x, batch.shape[0], step, generator)
-        return self._wae(x, batch.shape[0], step, generator)
-
-    def _wae(self, x, n, step, generator):
-        m, obj = self.model, self.obj
-        terms = {}
-        adv = m.penalty.adversary
-        stochastic = m.encoder.stochastic
-        if adv is not None:  # WAE-GAN: the discriminator sees the global latent batch
-            with torch.no_grad():
-                mean, logvar = m.encoder(x)
-                qz = mean if logvar is None else (
-                    mean + torch.exp(0.5 * logvar) * self._randn_rows(n, generator))
-            qz_all = _gather_detached(qz)
-            pz_d = m.prior(n, generator)
-            d_loss = adv.discriminator_loss(qz_all, pz_d)  # identical on every rank
-            terms["disc"] = float(d_loss.detach())
-            self._update("discriminator", d_loss, d_loss.detach(), step, terms)
-        noise = self._randn_rows(n, generator) if stochastic else None
-        pz = m.prior(n, generator)
-        t = obj.wae_losses(x, generator, noise=noise, pz=pz, gather=_gather)
-        recon = self._global_mean({"recon": t["recon"]})["recon"]
-        pen = t["penalty"].detach().to(torch.float64)  # computed on the global batch
-        loss = recon + obj.lam * pen
-        terms.update({"loss": float(loss), "recon": float(recon), "penalty": float(pen)})
-        self._update("autoencoder", t["loss"], loss, step, terms)
-        return terms
-
-    def _vae(self, x, n, step, generator):
-        t = self.obj.vae_losses(x, generator, noise=self._randn_rows(n, generator))
-        g = self._global_mean({k: t[k] for k in ("loss", "nll", "kl", "recon")})
-        terms = {k: float(v) for k, v in g.items()}
-        self._update("autoencoder", t["loss"], g["loss"], step, terms)
-        return terms
-
-    def _wgan(self, x, n, step, generator):
-        m, obj = self.model, self.obj
-        with torch.no_grad():
-            y = m.decoder(self._rows(m.prior(n, generator)))
-        gap = m.critic(x).mean() - m.critic(y).mean()
-        # the weights t of x^ = t x + (1 - t) y: this rank's rows of the global draw that
-        # gradient_penalty makes for the whole batch in one process (a per-sample mean, so the
-        # mean over ranks equals the global-batch penalty)
-        tw = self._rows(torch.rand(n, 1, generator=generator, dtype=x.dtype, device=x.device))
-        gp = gradient_penalty(m.critic, x, y, t=tw)
-        local = -gap + obj.gp_weight * gp
-        g = self._global_mean({"loss": local, "gap": gap, "gp": gp})
-        terms = {k: float(v) for k, v in g.items()}
-        self._update("critic", local, g["loss"], step, terms)
-        if step % obj.n_critic == 0:
-            z = self._rows(m.prior(n, generator))
-            gen = -m.critic(m.decoder(z)).mean()
-            g_all = self._global_mean({"gen": gen})["gen"]
-            terms["gen"] = float(g_all)
-            self._update("generator", gen, g_all, step, terms)
-        return terms
+        return self.spec.step(batch, step, generator, self.collective)
 
 
 def check_supported(cfg: TrainConfig, world: int = 1) -> None:
@@ -312,7 +164,7 @@ def check_supported(cfg: TrainConfig, world: int = 1) -> None:
     S. Li et al. PyTorch Distributed: experiences on accelerating data parallel training.
     VLDB 2020.
     """
-    require_int(world, "nproc", 1)
+    check_int(world, "nproc", 1)
     if cfg.batch_size % world:
         raise ValueError(f"batch_size={cfg.batch_size} must be divisible by the number of "
                          f"processes (nproc={world})")
@@ -372,7 +224,8 @@ def fit_distributed(config: TrainConfig | None = None, out_dir=None, *, data=Non
 
     Initializes the default process group from the torchrun environment (``env://``; gloo on
     the CPU, nccl on CUDA) when it is not initialized yet, and destroys it at the end.  Each
-    step trains rank r on its shard of the global batch with :class:`DistributedStep`: the
+    step trains rank r on its shard of the global batch: the model's spec step with a
+    :class:`~otgen.models.collective.TorchDistCollective` (as :class:`DistributedStep`); the
     averaged gradient equals the single-process gradient on the global batch,
 
     .. math:: \frac1W \sum_{r} \nabla_\theta L_r = \nabla_\theta L(x_1, \dots, x_B).
@@ -444,7 +297,7 @@ def fit_distributed(config: TrainConfig | None = None, out_dir=None, *, data=Non
         writer = dist.get_rank() == 0
         with torch_threads(threads):
             res = fit_loop(cfg, out_dir, data, progress, resume, max_steps,
-                       make_stepper=DistributedStep, writer=writer, device=dev)
+                           collective=TorchDistCollective(), writer=writer, device=dev)
         dist.barrier()  # rank 0 has written its last checkpoint before anyone returns
     finally:
         if owned:
@@ -534,7 +387,7 @@ def launch(nproc: int, argv: list[str], module: str = "otgen") -> int:
     >>> launch(0, ["train", "vae"])
     Traceback (most recent call last):
     ...
-    ValueError: nproc must be an integer >= 1, got 0
+    ValueError: nproc must be >= 1, got 0
 
     References
     ----------
@@ -544,7 +397,7 @@ def launch(nproc: int, argv: list[str], module: str = "otgen") -> int:
     import subprocess
     import sys
 
-    require_int(nproc, "nproc", 1)
+    check_int(nproc, "nproc", 1)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc),
            "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
            "-m", module, *argv]

@@ -12,6 +12,8 @@ gradient penalty and the per-sample audits need each output to depend on its inp
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
@@ -187,3 +189,45 @@ class Critic(nn.Module):
 
     def forward(self, x):
         return self.net(check_batch(x, self.dim)).squeeze(1)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """The shape every network of one model shares; builds its encoder, decoder and critic.
+
+    Parameters
+    ----------
+    data_dim, latent_dim : int
+    hidden : tuple of int
+        Hidden widths of every MLP.
+    arch : {"mlp", "conv"}
+    image_shape : (h, w), optional
+    output : {"sigmoid", "linear"}
+        The decoder's output activation.
+
+    Examples
+    --------
+    >>> from otgen.models.networks import Architecture
+    >>> nets = Architecture(4, 2, hidden=(8,))
+    >>> nets.decoder().data_dim, nets.encoder(stochastic=True).stochastic
+    (4, True)
+    """
+
+    data_dim: int
+    latent_dim: int = 8
+    hidden: tuple = (256, 256)
+    arch: str = "mlp"
+    image_shape: tuple | None = None
+    output: str = "sigmoid"
+
+    def encoder(self, stochastic: bool = False) -> Encoder:
+        return Encoder(self.data_dim, self.latent_dim, hidden=self.hidden, arch=self.arch,
+                       image_shape=self.image_shape, stochastic=stochastic)
+
+    def decoder(self) -> Decoder:
+        return Decoder(self.latent_dim, self.data_dim, hidden=self.hidden, arch=self.arch,
+                       image_shape=self.image_shape, output=self.output)
+
+    def critic(self) -> Critic:
+        return Critic(self.data_dim, hidden=self.hidden, arch=self.arch,
+                      image_shape=self.image_shape)

@@ -8,190 +8,27 @@ r"""The models and their training objectives: penalized OT (WAE-MMD, WAE-GAN = A
   and F from :mod:`otgen.models.penalties`.  ``"wae-mmd"`` uses F = MMD (IMQ), ``"wae-gan"``
   the latent JS game (with the squared cost this is the adversarial auto-encoder).
 * VAE (Kingma & Welling 2014) with Gaussian decoder :math:`N(G(z), s^2 I_d)`: minimizes the
-  negative ELBO in nats,
-
-  .. math:: \mathbb{E}_{P_X}\Big[\mathbb{E}_{Q(Z|X)}\Big(\frac{\|X - G(Z)\|^2}{2 s^2}
-            + \frac d2 \log(2\pi s^2)\Big) + \mathrm{KL}(Q(Z|X)\,\|\,P_Z)\Big].
-
+  negative ELBO in nats.
 * WGAN-GP (Gulrajani et al. 2017): critic f maximizes
   :math:`\mathbb{E} f(X) - \mathbb{E} f(G(Z)) - \rho\, \mathrm{GP}`; the generator minimizes
   :math:`-\mathbb{E} f(G(Z))`, once every ``n_critic`` critic updates.
 
-Every update checks that the loss and the gradient norm are finite *before* touching the
-parameters; otherwise it raises :class:`TrainingDivergedError`, so the model in memory and every
-checkpoint on disk hold the last good parameters.
+Each kind is one spec in :mod:`otgen.models.specs` (networks, optimizers, step); this module
+is the front every caller used before the specs: :func:`build_model` and :class:`Objective`
+dispatch to the spec of the model's kind.  Every update checks that the loss and the gradient
+norm are finite *before* touching the parameters; otherwise it raises
+:class:`TrainingDivergedError`, so the model in memory and every checkpoint on disk hold the
+last good parameters.
 """
 from __future__ import annotations
 
-import math
+from .model import COSTS, GenerativeModel, reconstruction_cost
+from .networks import Architecture
+from .specs import (DEFAULT_PENALTY, MODELS, ModelSpec, TrainingDivergedError, VAESpec, WAESpec,
+                    WGANSpec, spec_for)
 
-import torch
-from torch import nn
-
-from .networks import Critic, Decoder, Encoder
-from .penalties import Penalty, gradient_penalty
-
-MODELS = ("wae-mmd", "wae-gan", "wae", "vae", "wgan-gp")
-COSTS = ("squared", "l2", "l1")
-DEFAULT_PENALTY = {"wae-mmd": "mmd", "wae-gan": "gan", "wae": "mmd"}
-
-
-class TrainingDivergedError(RuntimeError):
-    """A loss or gradient became NaN/inf; the parameters were left at their last good values.
-
-    Parameters
-    ----------
-    message : str
-        What diverged (loss name, value, step).
-    step : int, optional
-        Training step at which it happened (stored as ``.step``).
-    terms : dict, optional
-        The loss terms of that step (stored as ``.terms``).
-
-    Examples
-    --------
-    >>> err = TrainingDivergedError("loss is nan", step=3, terms={"loss": float("nan")})
-    >>> isinstance(err, RuntimeError), err.step, err.terms
-    (True, 3, {'loss': nan})
-    """
-
-    def __init__(self, message: str, step: int | None = None, terms: dict | None = None):
-        super().__init__(message)
-        self.step, self.terms = step, terms or {}
-
-
-def reconstruction_cost(x: torch.Tensor, y: torch.Tensor, cost: str = "squared") -> torch.Tensor:
-    r"""Per-sample reconstruction cost :math:`c(x_i, y_i)` of the penalized OT objective.
-
-    ``"squared"``: :math:`\|x-y\|_2^2` (the :math:`W_2^2` cost), ``"l2"``: :math:`\|x-y\|_2`
-    (the :math:`W_1` cost), ``"l1"``: :math:`\|x-y\|_1`.
-
-    Parameters
-    ----------
-    x, y : torch.Tensor (n, d)
-        Data and reconstructions (same units).
-    cost : {"squared", "l2", "l1"}
-        The cost c.
-
-    Returns
-    -------
-    torch.Tensor (n,)
-        :math:`c(x_i, y_i)` per row, in units of x (squared units for ``"squared"``);
-        differentiable.
-
-    Examples
-    --------
-    >>> import torch
-    >>> y = torch.tensor([[3.0, 4.0], [1.0, 0.0]])
-    >>> reconstruction_cost(torch.zeros(2, 2), y, "l2"), reconstruction_cost(torch.zeros(2, 2), y)
-    (tensor([5., 1.]), tensor([25.,  1.]))
-
-    References
-    ----------
-    O. Bousquet et al. The VEGAN cookbook. arXiv:1705.07642, 2017 (the cost c of Theorem 1).
-    I. Tolstikhin, O. Bousquet, S. Gelly, B. Schölkopf. Wasserstein Auto-Encoders. ICLR 2018.
-    """
-    diff = x - y
-    if cost == "squared":
-        return diff.pow(2).sum(1)
-    if cost == "l2":
-        return diff.pow(2).sum(1).clamp_min(1e-20).sqrt()
-    if cost == "l1":
-        return diff.abs().sum(1)
-    raise ValueError(f"unknown cost={cost!r}; expected one of {COSTS}")
-
-
-class GenerativeModel(nn.Module):
-    r"""Encoder (optional), decoder G, prior :math:`N(0, \sigma_z^2 I)` and auxiliary nets.
-
-    The model is :math:`P_G = G_\# P_Z` (plus Gaussian noise of std ``decoder_std`` for the VAE),
-    :math:`P_Z = N(0, \sigma_z^2 I_{d_z})`; the encoder defines :math:`Q(Z \mid X)`.  Build one
-    with :func:`build_model`.
-
-    Attributes
-    ----------
-    kind : str
-        One of :data:`MODELS`.
-    encoder : Encoder or None
-        :math:`Q(Z|X)`, (n, d) -> (n, d_z); None for WGAN-GP.
-    decoder : Decoder
-        G, (n, d_z) -> (n, d).
-    penalty : Penalty or None
-        F of the WAE models (holds the latent discriminator of WAE-GAN).
-    critic : Critic or None
-        The WGAN-GP critic, (n, d) -> (n,).
-    sigma_z : float
-        Prior standard deviation.
-    decoder_std : float or None
-        s of the VAE's Gaussian decoder :math:`N(G(z), s^2 I)`.
-    image_shape : tuple or None
-        (h, w) for image data.
-
-    Examples
-    --------
-    >>> import torch
-    >>> _ = torch.manual_seed(0)
-    >>> model = build_model("wae-mmd", 4, latent_dim=2, hidden=(16,))
-    >>> model.kind, model.latent_dim, model.data_dim, model.has_encoder
-    ('wae-mmd', 2, 4, True)
-    >>> model.sample(3).shape, model.reconstruct(torch.rand(5, 4)).shape
-    (torch.Size([3, 4]), torch.Size([5, 4]))
-
-    References
-    ----------
-    O. Bousquet et al. The VEGAN cookbook. arXiv:1705.07642, 2017 (latent variable models
-    :math:`P_G`).  I. Tolstikhin et al. Wasserstein Auto-Encoders. ICLR 2018.  D. P. Kingma,
-    M. Welling. Auto-Encoding Variational Bayes. ICLR 2014.  I. Gulrajani et al. Improved
-    training of Wasserstein GANs. NeurIPS 2017.
-    """
-
-    def __init__(self, kind, encoder, decoder, *, penalty=None, critic=None, sigma_z=1.0,
-                 decoder_std=None, image_shape=None):
-        super().__init__()
-        self.kind, self.encoder, self.decoder = kind, encoder, decoder
-        self.penalty, self.critic = penalty, critic
-        self.sigma_z, self.decoder_std = float(sigma_z), decoder_std
-        self.image_shape = tuple(image_shape) if image_shape else None
-
-    @property
-    def latent_dim(self) -> int:
-        return self.decoder.latent_dim
-
-    @property
-    def data_dim(self) -> int:
-        return self.decoder.data_dim
-
-    @property
-    def has_encoder(self) -> bool:
-        return self.encoder is not None
-
-    @property
-    def device(self) -> torch.device:
-        """The device holding the parameters (where :meth:`prior` draws)."""
-        return next(self.decoder.parameters()).device
-
-    def prior(self, n: int, generator=None) -> torch.Tensor:
-        """n draws of :math:`P_Z = N(0, \\sigma_z^2 I)`, shape (n, d_z), on :attr:`device`
-        (``generator`` must live on that device)."""
-        return self.sigma_z * torch.randn(n, self.latent_dim, generator=generator,
-                                          device=self.device)
-
-    @torch.no_grad()
-    def sample(self, n: int, generator=None) -> torch.Tensor:
-        """:math:`G(Z)`, :math:`Z \\sim P_Z` (decoder means; no decoder noise)."""
-        return self.decoder(self.prior(n, generator))
-
-    @torch.no_grad()
-    def encode(self, x, generator=None) -> torch.Tensor:
-        """One draw :math:`Z \\sim Q(Z|X=x)` per row."""
-        if self.encoder is None:
-            raise ValueError(f"a {self.kind} model has no encoder")
-        return self.encoder.sample(x, generator)
-
-    @torch.no_grad()
-    def reconstruct(self, x, generator=None) -> torch.Tensor:
-        """:math:`G(Z)`, :math:`Z \\sim Q(Z|X=x)`."""
-        return self.decoder(self.encode(x, generator))
+__all__ = ["COSTS", "DEFAULT_PENALTY", "MODELS", "GenerativeModel", "Objective",
+           "TrainingDivergedError", "build_model", "reconstruction_cost"]
 
 
 def build_model(kind: str, data_dim: int, *, latent_dim: int = 8, hidden=(256, 256),
@@ -251,35 +88,20 @@ def build_model(kind: str, data_dim: int, *, latent_dim: int = 8, hidden=(256, 2
     Autoencoders. ICLR Workshop 2016.  D. P. Kingma, M. Welling. Auto-Encoding Variational
     Bayes. ICLR 2014.  I. Gulrajani et al. Improved training of Wasserstein GANs. NeurIPS 2017.
     """
-    if kind not in MODELS:
-        raise ValueError(f"unknown model {kind!r}; expected one of {MODELS}")
-    dec = Decoder(latent_dim, data_dim, hidden=hidden, arch=arch, image_shape=image_shape,
-                  output=output)
-    if kind == "wgan-gp":
-        critic = Critic(data_dim, hidden=hidden, arch=arch, image_shape=image_shape)
-        return GenerativeModel(kind, None, dec, critic=critic, sigma_z=sigma_z,
-                               image_shape=image_shape)
-    stochastic = stochastic_encoder or kind == "vae" or penalty == "kl"
-    enc = Encoder(data_dim, latent_dim, hidden=hidden, arch=arch, image_shape=image_shape,
-                  stochastic=stochastic)
-    if kind == "vae":
-        return GenerativeModel(kind, enc, dec, sigma_z=sigma_z, decoder_std=decoder_std,
-                               image_shape=image_shape)
-    pen = Penalty(penalty or DEFAULT_PENALTY[kind], latent_dim, sigma_z=sigma_z, hidden=hidden,
-                  **(penalty_options or {}))
-    return GenerativeModel(kind, enc, dec, penalty=pen, sigma_z=sigma_z, image_shape=image_shape)
-
-
-def _params(*modules):
-    return [p for m in modules if m is not None for p in m.parameters()]
+    nets = Architecture(data_dim, latent_dim, tuple(hidden), arch, image_shape, output)
+    return spec_for(kind).build(kind, nets, penalty=penalty, sigma_z=sigma_z,
+                                decoder_std=decoder_std, stochastic_encoder=stochastic_encoder,
+                                penalty_options=penalty_options)
 
 
 class Objective:
-    r"""Optimizers and one training step for a :class:`GenerativeModel`.
+    r"""Optimizers and one training step for a :class:`GenerativeModel` (its kind's spec).
 
-    The losses are those of the module docstring: penalized OT
-    :math:`\mathbb{E}\,c(X, G(Z)) + \lambda F(Q_Z, P_Z)` (WAE), the negative ELBO in nats (VAE),
-    and the WGAN-GP critic / generator losses.
+    A thin front to the model's spec (:mod:`otgen.models.specs`), kept for the callers that
+    construct one object for any kind with every hyper-parameter; the spec does the work and
+    its attributes (``lam``, ``cost``, ``n_critic``, ...) read through.  The losses are those
+    of the module docstring: penalized OT :math:`\mathbb{E}\,c(X, G(Z)) + \lambda F(Q_Z, P_Z)`
+    (WAE), the negative ELBO in nats (VAE), and the WGAN-GP critic / generator losses.
 
     Parameters
     ----------
@@ -309,12 +131,8 @@ class Objective:
     optimizers : dict of str to torch.optim.Optimizer
         ``"autoencoder"`` (+ ``"discriminator"`` for WAE-GAN) or ``"generator"`` and
         ``"critic"`` (WGAN-GP).
-    grad_sync : callable or None
-        ``grad_sync(params)``, called by every update between ``backward()`` and the
-        gradient-norm check / clipping with the parameters of the optimizer being stepped that
-        hold a gradient.  Data-parallel training
-        (:class:`otgen.models.distributed.DistributedStep`) sets it to an all-reduce average
-        of the gradients over the ranks; None (default): no synchronization.
+    spec : ModelSpec
+        The spec of ``model.kind`` (:func:`otgen.models.specs.spec_for`) doing the work.
 
     Examples
     --------
@@ -335,203 +153,45 @@ class Objective:
     def __init__(self, model: GenerativeModel, *, lr=1e-3, aux_lr=None, betas=(0.5, 0.999),
                  weight_decay=0.0, optimizer="adam", lam=10.0, cost="squared", n_critic=5,
                  gp_weight=10.0, grad_clip=None):
-        self.model, self.lam, self.cost = model, float(lam), cost
-        self.n_critic, self.gp_weight, self.grad_clip = int(n_critic), float(gp_weight), grad_clip
-        self.grad_sync = None
-        opt_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[optimizer]
-        aux_lr = lr if aux_lr is None else aux_lr
-        make = lambda params, rate: opt_cls(params, lr=rate, betas=tuple(betas),  # noqa: E731
-                                            weight_decay=weight_decay)
-        self.optimizers = {}
-        if model.kind == "wgan-gp":
-            self.optimizers["generator"] = make(_params(model.decoder), lr)
-            self.optimizers["critic"] = make(_params(model.critic), aux_lr)
-        else:
-            self.optimizers["autoencoder"] = make(_params(model.encoder, model.decoder), lr)
-            if model.penalty is not None and model.penalty.adversary is not None:
-                self.optimizers["discriminator"] = make(_params(model.penalty.adversary), aux_lr)
+        cls = spec_for(model.kind)
+        hyper = {"lam": lam, "cost": cost, "n_critic": n_critic, "gp_weight": gp_weight}
+        self.spec: ModelSpec = cls(model, lr=lr, aux_lr=aux_lr, betas=betas,
+                                   weight_decay=weight_decay, optimizer=optimizer,
+                                   grad_clip=grad_clip, **{k: hyper[k] for k in cls.hyper})
 
-    # -- the guarded update --------------------------------------------------------------
-    def guarded_update(self, name: str, loss: torch.Tensor, step: int, terms: dict):
-        """One optimizer step of ``name`` on ``loss``; a non-finite loss raises
-        :class:`TrainingDivergedError` before any parameter changes."""
-        if not torch.isfinite(loss):
-            raise TrainingDivergedError(
-                f"training diverged at step {step}: the {name} loss is {float(loss.detach())} "
-                f"(terms {_fmt(terms)}); parameters and checkpoints keep their last good values",
-                step, terms)
-        opt = self.optimizers[name]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
-        if self.grad_sync is not None:
-            self.grad_sync(params)
-        norm = torch.nn.utils.clip_grad_norm_(params, self.grad_clip or float("inf"))
-        if not torch.isfinite(norm):
-            opt.zero_grad(set_to_none=True)
-            raise TrainingDivergedError(
-                f"training diverged at step {step}: the {name} gradient norm is {float(norm)} "
-                f"(terms {_fmt(terms)}); parameters and checkpoints keep their last good values",
-                step, terms)
-        opt.step()
+    def __getattr__(self, name):  # model, optimizers, lam, cost, n_critic, ...: the spec's
+        if name == "spec":
+            raise AttributeError(name)
+        return getattr(self.spec, name)
 
-    # -- losses ----------------------------------------------------------------------------
-    def wae_losses(self, x, generator=None, *, noise=None, pz=None, gather=None) -> dict:
-        r"""Terms of the penalized OT objective on a batch (tensors with graph).
+    def step(self, x, step: int, generator=None) -> dict:
+        """One training step on batch ``x``; returns the loss terms as floats."""
+        return self.spec.step(x, step, generator)
 
-        .. math:: \frac1n \sum_i c(x_i, G(\tilde z_i)) + \lambda F(\{\tilde z_i\},
-                  \{z_j\}), \quad \tilde z_i \sim Q(Z|x_i), \ z_j \sim P_Z.
+    def guarded_update(self, name: str, loss, step: int, terms: dict) -> None:
+        """One optimizer step of ``name`` on ``loss``; a non-finite loss or gradient norm
+        raises :class:`TrainingDivergedError` before any parameter changes."""
+        self.spec.guarded_update(name, loss, step, terms)
 
-        Parameters
-        ----------
-        x : tensor (n, d)
-            The batch (or, in data-parallel training, this rank's shard of it).
-        generator : torch.Generator, optional
-            Source of the encoder noise, the prior draws and the penalty's randomness, drawn
-            in that order.
-        noise : tensor (n, d_z), optional
-            Standard normal encoder noise :math:`\xi` (Gaussian encoders); default: drawn.
-        pz : tensor (m, d_z), optional
-            Prior sample; default ``model.prior(n, generator)``.
-        gather : callable, optional
-            Applied to the codes :math:`\tilde z` (and the encoder means / log-variances)
-            before the penalty, e.g. an autograd all-gather over ranks so that F sees the
-            global latent batch; the reconstruction term stays on ``x``.
+    def wae_losses(self, x, generator=None, **kw) -> dict:
+        """The penalized OT terms of a WAE model (:meth:`WAESpec.losses`)."""
+        return self._spec_of(WAESpec).losses(x, generator, **kw)
 
-        Returns
-        -------
-        dict
-            ``loss`` = ``recon + lam * penalty``, ``recon``, ``penalty`` (scalars with graph),
-            ``qz`` (n, d_z) and ``pz``.
-
-        Examples
-        --------
-        >>> import torch
-        >>> m = build_model("wae-mmd", 3, latent_dim=2, hidden=(8,))
-        >>> t = Objective(m).wae_losses(torch.rand(6, 3), torch.Generator().manual_seed(0))
-        >>> sorted(t), t["qz"].shape
-        (['loss', 'penalty', 'pz', 'qz', 'recon'], torch.Size([6, 2]))
-
-        References
-        ----------
-        I. Tolstikhin, O. Bousquet, S. Gelly, B. Schölkopf. Wasserstein Auto-Encoders. ICLR 2018.
-        """
-        m = self.model
-        mean, logvar = m.encoder(x)
-        if logvar is not None and noise is None:
-            noise = torch.randn(mean.shape, generator=generator, device=mean.device)
-        qz = mean if logvar is None else mean + torch.exp(0.5 * logvar) * noise
-        if pz is None:
-            pz = m.prior(x.shape[0], generator)
-        recon = reconstruction_cost(x, m.decoder(qz), self.cost).mean()
-        if gather is None:
-            pen = m.penalty(qz, pz, mean=mean, logvar=logvar, generator=generator)
-        else:
-            kl = logvar is not None and m.penalty.needs_gaussian_encoder  # F uses mean, logvar
-            pen = m.penalty(gather(qz), pz, mean=gather(mean) if kl else None,
-                            logvar=gather(logvar) if kl else None, generator=generator)
-        return {"loss": recon + self.lam * pen, "recon": recon, "penalty": pen, "qz": qz,
-                "pz": pz}
-
-    def vae_losses(self, x, generator=None, *, noise=None) -> dict:
-        r"""Negative ELBO (nats per sample) = Gaussian NLL + KL, on a batch.
-
-        .. math:: \frac1n \sum_i \Big(\frac{\|x_i - G(z_i)\|^2}{2 s^2}
-                  + \frac d2 \log(2\pi s^2) + \mathrm{KL}(Q(Z|x_i) \| P_Z)\Big),
-                  \quad z_i = \mu(x_i) + e^{\ell(x_i)/2} \odot \xi_i.
-
-        Every term is a per-sample mean, so the mean over equal shards of a batch equals the
-        value on the whole batch (what data-parallel training relies on).
-
-        Parameters
-        ----------
-        x : tensor (n, d)
-        generator : torch.Generator, optional
-            Source of the encoder noise :math:`\xi` when ``noise`` is None.
-        noise : tensor (n, d_z), optional
-            Standard normal encoder noise; default: drawn from ``generator``.
-
-        Returns
-        -------
-        dict
-            ``loss`` (nats per sample), ``nll``, ``kl``, ``recon`` (mean squared error sum per
-            sample), scalars with graph.
-
-        Examples
-        --------
-        >>> import torch
-        >>> m = build_model("vae", 3, latent_dim=2, hidden=(8,))
-        >>> t = Objective(m).vae_losses(torch.rand(6, 3), torch.Generator().manual_seed(0))
-        >>> bool(torch.isclose(t["loss"], t["nll"] + t["kl"]))
-        True
-
-        References
-        ----------
-        D. P. Kingma, M. Welling. Auto-encoding variational Bayes. ICLR 2014.
-        """
-        from .penalties import kl_gaussian
-
-        m = self.model
-        mean, logvar = m.encoder(x)
-        if noise is None:
-            noise = torch.randn(mean.shape, generator=generator, device=mean.device)
-        z = mean + torch.exp(0.5 * logvar) * noise
-        s2 = m.decoder_std ** 2
-        sq = reconstruction_cost(x, m.decoder(z), "squared")
-        nll = (sq / (2 * s2) + 0.5 * x.shape[1] * math.log(2 * math.pi * s2)).mean()
-        kl = kl_gaussian(mean, logvar, m.sigma_z)
-        return {"loss": nll + kl, "nll": nll, "kl": kl, "recon": sq.mean()}
+    def vae_losses(self, x, generator=None, **kw) -> dict:
+        """The negative ELBO terms of a VAE (:meth:`VAESpec.losses`)."""
+        return self._spec_of(VAESpec).losses(x, generator, **kw)
 
     def wgan_losses(self, x, generator=None) -> dict:
-        """Critic loss E f(G(Z)) - E f(X) + rho GP and the gap E f(X) - E f(G(Z))."""
-        m = self.model
-        y = m.decoder(m.prior(x.shape[0], generator)).detach()
-        gap = m.critic(x).mean() - m.critic(y).mean()
-        gp = gradient_penalty(m.critic, x, y, generator)
-        return {"loss": -gap + self.gp_weight * gp, "gap": gap, "gp": gp}
-
-    # -- one step ------------------------------------------------------------------------
-    def step(self, x: torch.Tensor, step: int, generator=None) -> dict:
-        """One training step on batch ``x``; returns the loss terms as floats."""
-        m = self.model
-        if m.kind == "vae":
-            t = self.vae_losses(x, generator)
-            terms = {k: float(v.detach()) for k, v in t.items()}
-            self.guarded_update("autoencoder", t["loss"], step, terms)
-            return terms
-        if m.kind == "wgan-gp":
-            t = self.wgan_losses(x, generator)
-            terms = {k: float(v.detach()) for k, v in t.items()}
-            self.guarded_update("critic", t["loss"], step, terms)
-            if step % self.n_critic == 0:
-                g = -m.critic(m.decoder(m.prior(x.shape[0], generator))).mean()
-                terms["gen"] = float(g.detach())
-                self.guarded_update("generator", g, step, terms)
-            return terms
-        adv = m.penalty.adversary
-        terms = {}
-        if adv is not None:
-            with torch.no_grad():
-                qz_d = m.encoder.sample(x, generator)
-            pz_d = m.prior(x.shape[0], generator)
-            d_loss = adv.discriminator_loss(qz_d, pz_d)
-            terms["disc"] = float(d_loss.detach())
-            self.guarded_update("discriminator", d_loss, step, terms)
-        t = self.wae_losses(x, generator)
-        terms.update({k: float(t[k].detach()) for k in ("loss", "recon", "penalty")})
-        self.guarded_update("autoencoder", t["loss"], step, terms)
-        return terms
+        """The WGAN-GP critic terms (:meth:`WGANSpec.critic_losses`)."""
+        return self._spec_of(WGANSpec).critic_losses(x, generator)
 
     def state_dict(self) -> dict:
-        return {k: o.state_dict() for k, o in self.optimizers.items()}
+        return self.spec.state_dict()
 
-    def load_state_dict(self, state: dict):
-        if set(state) != set(self.optimizers):
-            raise ValueError(f"checkpoint optimizers {sorted(state)} do not match the model's "
-                             f"{sorted(self.optimizers)}")
-        for k, o in self.optimizers.items():
-            o.load_state_dict(state[k])
+    def load_state_dict(self, state: dict) -> None:
+        self.spec.load_state_dict(state)
 
-
-def _fmt(terms: dict) -> str:
-    return ", ".join(f"{k}={v:.4g}" for k, v in terms.items()) or "none"
+    def _spec_of(self, cls):
+        if not isinstance(self.spec, cls):
+            raise ValueError(f"a {self.spec.model.kind} model has no {cls.__name__} losses")
+        return self.spec

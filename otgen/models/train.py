@@ -29,10 +29,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._validate import check_choice, check_int, check_positive
+from .collective import LOCAL
 from .data import DataSplit, get_data
-from .objectives import (COSTS, DEFAULT_PENALTY, MODELS, GenerativeModel, Objective,
-                         TrainingDivergedError, build_model)
-from .penalties import PENALTIES
+from .model import COSTS, GenerativeModel
+from .networks import ARCHS
+from .objectives import build_model
+from .specs import MODELS, ModelSpec, TrainingDivergedError, spec_for
+from .specs.base import OPTIMIZERS
 
 CHECKPOINT = "checkpoint.pt"
 CONFIG = "config.json"
@@ -41,10 +45,10 @@ FORMAT = "otgen-checkpoint-v1"
 #: config fields a resume may change (they do not alter the steps already taken)
 RESUMABLE_CHANGES = ("epochs", "checkpoint_every", "log_every")
 
-_DEFAULT_LR = {"wgan-gp": 1e-4}
-_DEFAULT_AUX_LR = {"wae-gan": 5e-4}  # the WAE paper's MNIST setting (AE 1e-3, adversary 5e-4)
-_DEFAULT_BETAS = {"wae-gan": (0.5, 0.999), "wgan-gp": (0.5, 0.9)}
-_DEFAULT_LAM = {"gan": 1.0, "kl": 1.0}
+#: the defaults of the fields a model's spec may change (``ModelSpec.config_defaults``)
+DEFAULTS = {"lr": 1e-3, "betas": (0.9, 0.999), "lam": 10.0}
+#: the keys of ``TrainConfig.penalty_options``
+PENALTY_OPTIONS = ("scales", "n_projections", "eps")
 
 
 @dataclass
@@ -143,53 +147,16 @@ class TrainConfig:
         c = dataclasses.replace(self, hidden=tuple(self.hidden),
                                 data_options=dict(self.data_options),
                                 penalty_options=dict(self.penalty_options))
-        _choice(c.model, "model", MODELS)
-        _choice(c.arch, "arch", ("mlp", "conv"))
-        _choice(c.optimizer, "optimizer", ("adam", "adamw"))
-        _choice(c.cost, "cost", COSTS)
-        for name in ("latent_dim", "epochs", "batch_size", "n_critic", "checkpoint_every",
-                     "log_every"):
-            require_int(getattr(c, name), name, 1)
-        require_int(c.seed, "seed", 0)
-        if not c.hidden or any(isinstance(h, bool) or not isinstance(h, (int, np.integer))
-                               or h < 1 for h in c.hidden):
-            raise ValueError(f"hidden must be a non-empty tuple of positive integers, got "
-                             f"{self.hidden!r}")
-        c.hidden = tuple(int(h) for h in c.hidden)
-        for name in ("sigma_z", "decoder_std"):
-            _pos(getattr(c, name), name)
-        for name in ("weight_decay", "gp_weight"):
-            _pos(getattr(c, name), name, strict=False)
-        if c.model in DEFAULT_PENALTY:
-            if c.penalty is None:
-                c.penalty = DEFAULT_PENALTY[c.model]
-            _choice(c.penalty, "penalty", PENALTIES)
-            if c.model != "wae" and c.penalty != DEFAULT_PENALTY[c.model]:
-                raise ValueError(f"model={c.model!r} uses penalty={DEFAULT_PENALTY[c.model]!r}; "
-                                 f"for penalty={c.penalty!r} use model='wae'")
-        elif c.penalty is not None:
-            raise ValueError(f"penalty is only for WAE models, not model={c.model!r}")
-        if c.lr is None:
-            c.lr = _DEFAULT_LR.get(c.model, 1e-3)
-        if c.aux_lr is None:
-            c.aux_lr = _DEFAULT_AUX_LR.get(c.model, c.lr)
-        _pos(c.lr, "lr")
-        _pos(c.aux_lr, "aux_lr")
-        if c.betas is None:
-            c.betas = _DEFAULT_BETAS.get(c.model, (0.9, 0.999))
-        if len(tuple(c.betas)) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1
-                                               for b in c.betas):
-            raise ValueError(f"betas must be two numbers in [0, 1), got {c.betas!r}")
-        c.betas = tuple(float(b) for b in c.betas)
-        if c.lam is None:
-            c.lam = _DEFAULT_LAM.get(c.penalty, 10.0)
-        _pos(c.lam, "lam", strict=False)
-        if c.grad_clip is not None:
-            _pos(c.grad_clip, "grad_clip")
-        known = {"scales", "n_projections", "eps"}
-        if set(c.penalty_options) - known:
-            raise ValueError(f"unknown penalty_options {sorted(set(c.penalty_options) - known)}; "
-                             f"expected some of {sorted(known)}")
+        _config_check(check_choice, c.model, "model", MODELS)
+        _check_fields(c)
+        spec = spec_for(c.model)
+        c.penalty = spec.resolve_penalty(c.model, c.penalty)
+        defaults = {**DEFAULTS, **spec.config_defaults(c.model, c.penalty)}
+        c.lr = defaults["lr"] if c.lr is None else c.lr
+        c.aux_lr = defaults.get("aux_lr", c.lr) if c.aux_lr is None else c.aux_lr
+        c.betas = defaults["betas"] if c.betas is None else c.betas
+        c.lam = defaults["lam"] if c.lam is None else c.lam
+        _check_optimization(c)
         return c
 
     def to_dict(self) -> dict:
@@ -214,22 +181,49 @@ class TrainConfig:
         return cls(**d)
 
 
-def _choice(v, name, options):
-    if v not in options:
-        raise ValueError(f"unknown {name}={v!r}; expected one of {list(options)}")
+def _config_check(check, value, name, *args, **kw):
+    """An ``otgen._validate`` check of a config field; a wrong type is a ValueError too (a
+    config is data, read from JSON or the command line)."""
+    try:
+        return check(value, name, *args, **kw)
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
 
 
-def require_int(v, name, minimum):
-    """Raise ValueError naming ``name`` unless ``v`` is an integer (not a bool) >= ``minimum``."""
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
+def _check_fields(c: TrainConfig) -> None:
+    """The fields every model has: choices, counts, widths and scales."""
+    _config_check(check_choice, c.arch, "arch", ARCHS)
+    _config_check(check_choice, c.optimizer, "optimizer", tuple(OPTIMIZERS))
+    _config_check(check_choice, c.cost, "cost", COSTS)
+    for name in ("latent_dim", "epochs", "batch_size", "n_critic", "checkpoint_every",
+                 "log_every"):
+        _config_check(check_int, getattr(c, name), name, 1)
+    _config_check(check_int, c.seed, "seed", 0)
+    if not c.hidden or any(isinstance(h, bool) or not isinstance(h, (int, np.integer))
+                           or h < 1 for h in c.hidden):
+        raise ValueError(f"hidden must be a non-empty tuple of positive integers, got "
+                         f"{c.hidden!r}")
+    c.hidden = tuple(int(h) for h in c.hidden)
+    for name in ("sigma_z", "decoder_std"):
+        _config_check(check_positive, getattr(c, name), name)
+    for name in ("weight_decay", "gp_weight"):
+        _config_check(check_positive, getattr(c, name), name, strict=False)
 
 
-def _pos(v, name, strict=True):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0 \
-            or (strict and v == 0):
-        raise ValueError(f"{name} must be a finite number {'> 0' if strict else '>= 0'}, "
-                         f"got {v!r}")
+def _check_optimization(c: TrainConfig) -> None:
+    """The resolved learning rates, betas, penalty weight, clipping and penalty options."""
+    _config_check(check_positive, c.lr, "lr")
+    _config_check(check_positive, c.aux_lr, "aux_lr")
+    if len(tuple(c.betas)) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1
+                                           for b in c.betas):
+        raise ValueError(f"betas must be two numbers in [0, 1), got {c.betas!r}")
+    c.betas = tuple(float(b) for b in c.betas)
+    _config_check(check_positive, c.lam, "lam", strict=False)
+    _config_check(check_positive, c.grad_clip, "grad_clip", allow_none=True)
+    unknown = set(c.penalty_options) - set(PENALTY_OPTIONS)
+    if unknown:
+        raise ValueError(f"unknown penalty_options {sorted(unknown)}; expected some of "
+                         f"{sorted(PENALTY_OPTIONS)}")
 
 
 # --- checkpoints ------------------------------------------------------------------------------
@@ -354,11 +348,9 @@ def make_model(config: TrainConfig, data: DataSplit) -> GenerativeModel:
                        penalty_options=config.penalty_options)
 
 
-def make_objective(config: TrainConfig, model: GenerativeModel) -> Objective:
-    return Objective(model, lr=config.lr, aux_lr=config.aux_lr, betas=config.betas,
-                     weight_decay=config.weight_decay, optimizer=config.optimizer,
-                     lam=config.lam, cost=config.cost, n_critic=config.n_critic,
-                     gp_weight=config.gp_weight, grad_clip=config.grad_clip)
+def make_objective(config: TrainConfig, model: GenerativeModel) -> ModelSpec:
+    """The spec of a validated config's model kind (optimizers, step) for ``model``."""
+    return spec_for(config.model).from_config(config, model)
 
 
 def _check_data(data: DataSplit) -> None:
@@ -512,7 +504,7 @@ def torch_threads(threads: int | None):
     if threads is None:
         yield
         return
-    require_int(threads, "threads", 1)
+    check_int(threads, "threads", 1)
     saved = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -521,96 +513,128 @@ def torch_threads(threads: int | None):
         torch.set_num_threads(saved)
 
 
-def fit_loop(cfg, out_dir, data, progress, resume, max_steps, *, make_stepper=None,
+def fit_loop(cfg, out_dir, data, progress, resume, max_steps, *, collective=LOCAL,
              writer: bool = True, device=torch.device("cpu")) -> FitResult:
     """The training loop behind :func:`fit` and :func:`otgen.models.distributed.fit_distributed`
     (checkpoints, resume, NaN guard, progress); returns the run's :class:`FitResult`."""
-    # make_stepper(model, objective) -> step(batch, step, generator) replaces objective.step
-    # (used by otgen.models.distributed); writer=False: read the run directory, never write it;
-    # device: a resolved torch.device holding the model, the data and the step generators
+    # collective: LOCAL (one process) or a TorchDistCollective (otgen.models.distributed);
+    # writer=False: read the run directory, never write it; device: a resolved torch.device
+    # holding the model, the data and the step generators
     data = data if data is not None else get_data(cfg.data, seed=cfg.seed, **cfg.data_options)
     _check_data(data)
-    n = data.train.shape[0]
-    if cfg.batch_size > n or (cfg.batch_size < 2 and cfg.model != "vae"):
-        raise ValueError(f"batch_size={cfg.batch_size} must lie in [2, n_train={n}]")
-    per_epoch = n // cfg.batch_size
-    total = cfg.epochs * per_epoch
+    n, lo = data.train.shape[0], spec_for(cfg.model).min_batch
+    if not lo <= cfg.batch_size <= n:
+        raise ValueError(f"batch_size={cfg.batch_size} must lie in [{lo}, n_train={n}]")
+    total = cfg.epochs * (n // cfg.batch_size)
     stop = total if max_steps is None else min(total, int(max_steps))
     model = make_model(cfg, data).to(device)
-    obj = make_objective(cfg, model)
-
-    run_dir, start, resumed = (Path(out_dir) if out_dir is not None else None), 0, None
-    acc: dict = {}  # loss terms since the last metrics line (checkpointed, so logs replay)
-    if run_dir is not None:
-        if writer:
-            run_dir.mkdir(parents=True, exist_ok=True)
-        ck_path = run_dir / CHECKPOINT
-        if resume and ck_path.exists():
-            ck = load_checkpoint(ck_path)
-            _compatible(json.loads(ck["config"]), cfg.to_dict(), run_dir)
-            try:
-                model.load_state_dict(ck["model"])
-                obj.load_state_dict(ck["optimizers"])
-            except (RuntimeError, KeyError, ValueError) as exc:
-                raise ValueError(f"checkpoint {ck_path} does not fit this model: {exc}") from None
-            start = resumed = int(ck["step"])
-            acc = json.loads(ck.get("pending_terms", "{}"))
-        if writer:
-            _write_json(run_dir / CONFIG, cfg.to_dict())
-            _truncate_metrics(run_dir / METRICS, start)
-
-    x_all = data.train.to(device)
-    history, t0 = [], time.perf_counter()
+    spec = make_objective(cfg, model)
+    run = _RunDir(Path(out_dir) if out_dir is not None else None, writer)
+    start, acc = run.open(cfg, model, spec, resume)
+    collective.broadcast_parameters(model)
     bar = _progress(progress and writer, cfg.model, total, start)
-    step_fn = obj.step if make_stepper is None else make_stepper(model, obj)
-    step, perm, perm_epoch = start, None, -1
     model.train()
     try:
-        while step < stop:
-            epoch = step // per_epoch
-            if epoch != perm_epoch:
-                g = torch.Generator().manual_seed(_mix(cfg.seed, 1, epoch))
-                perm, perm_epoch = torch.randperm(n, generator=g), epoch
-            i = (step % per_epoch) * cfg.batch_size
-            batch = x_all[perm[i:i + cfg.batch_size]]
-            gen = torch.Generator(device=device).manual_seed(_mix(cfg.seed, 2, step))
-            try:
-                terms = step_fn(batch, step, gen)
-            except TrainingDivergedError as exc:
-                if run_dir is not None and writer:
-                    _append_metrics(run_dir / METRICS, {"step": step + 1, "event": "diverged",
-                                                        "message": str(exc), **exc.terms})
-                raise
-            step += 1
-            for k, v in terms.items():
-                acc.setdefault(k, []).append(v)
-            if step % cfg.log_every == 0 or step == total:
-                line = {"step": step, "epoch": step / per_epoch,
-                        **{k: float(np.mean(v)) for k, v in acc.items()},
-                        "time_s": time.perf_counter() - t0}
-                history.append(line)
-                acc = {}
-                if run_dir is not None and writer:
-                    _append_metrics(run_dir / METRICS, line)
-                if bar is not None:
-                    bar[0].update(bar[1], completed=step, terms=_terms_text(line))
-            elif bar is not None and step % 10 == 0:
-                bar[0].update(bar[1], completed=step)
-            if run_dir is not None and (step % cfg.checkpoint_every == 0 or step == stop):
-                if not _finite_params(model):
-                    raise TrainingDivergedError(f"training diverged at step {step}: parameters "
-                                                "are not finite; the last checkpoint is kept",
-                                                step)
-                if writer:
-                    save_checkpoint(run_dir / CHECKPOINT, {
-                        "format": FORMAT, "step": step, "done": step >= total,
-                        "config": json.dumps(cfg.to_dict()), "model": model.state_dict(),
-                        "optimizers": obj.state_dict(), "pending_terms": json.dumps(acc)})
+        history, step = _train(cfg, spec, run, collective, data.train.to(device), bar, acc,
+                               (start, stop, total), device)
     finally:
         if bar is not None:
             bar[0].stop()
     model.eval()
-    return FitResult(model, cfg, data, run_dir, step, resumed, history)
+    return FitResult(model, cfg, data, run.path, step, start if run.resumed else None, history)
+
+
+def _batches(x_all, cfg, start: int, stop: int, device):
+    """``(step, global batch, step generator)`` for the steps ``start .. stop - 1``: epoch e's
+    order from a generator seeded by (seed, e), step t's noise by (seed, t)."""
+    n, perm, perm_epoch = x_all.shape[0], None, -1
+    per_epoch = n // cfg.batch_size
+    for step in range(start, stop):
+        epoch = step // per_epoch
+        if epoch != perm_epoch:
+            g = torch.Generator().manual_seed(_mix(cfg.seed, 1, epoch))
+            perm, perm_epoch = torch.randperm(n, generator=g), epoch
+        i = (step % per_epoch) * cfg.batch_size
+        gen = torch.Generator(device=device).manual_seed(_mix(cfg.seed, 2, step))
+        yield step, x_all[perm[i:i + cfg.batch_size]], gen
+
+
+def _train(cfg, spec, run, collective, x_all, bar, acc, schedule, device):
+    """Steps ``start .. stop - 1`` with metrics lines and checkpoints; (history, last step)."""
+    start, stop, total = schedule
+    per_epoch = x_all.shape[0] // cfg.batch_size
+    history, t0, done = [], time.perf_counter(), start
+    for step, batch, gen in _batches(x_all, cfg, start, stop, device):
+        try:
+            terms = spec.step(batch, step, gen, collective)
+        except TrainingDivergedError as exc:
+            run.log({"step": step + 1, "event": "diverged", "message": str(exc), **exc.terms})
+            raise
+        done = step + 1
+        for k, v in terms.items():
+            acc.setdefault(k, []).append(v)
+        if done % cfg.log_every == 0 or done == total:
+            line = {"step": done, "epoch": done / per_epoch,
+                    **{k: float(np.mean(v)) for k, v in acc.items()},
+                    "time_s": time.perf_counter() - t0}
+            history.append(line)
+            acc.clear()
+            run.log(line)
+            if bar is not None:
+                bar[0].update(bar[1], completed=done, terms=_terms_text(line))
+        elif bar is not None and done % 10 == 0:
+            bar[0].update(bar[1], completed=done)
+        if run.path is not None and (done % cfg.checkpoint_every == 0 or done == stop):
+            run.checkpoint(cfg, done, total, spec, acc)
+    return history, done
+
+
+@dataclass
+class _RunDir:
+    """The run directory as one process sees it: every rank reads it, the writer writes it."""
+
+    path: Path | None
+    writer: bool
+    resumed: bool = False
+
+    def open(self, cfg, model, spec, resume: bool):
+        """Resume from the checkpoint (model, optimizers, pending terms) if there is one;
+        the writer (re)writes config.json and truncates metrics.jsonl.  -> (start, terms)."""
+        start, acc = 0, {}  # acc: loss terms since the last metrics line (checkpointed)
+        if self.path is None:
+            return start, acc
+        if self.writer:
+            self.path.mkdir(parents=True, exist_ok=True)
+        ck_path = self.path / CHECKPOINT
+        if resume and ck_path.exists():
+            ck = load_checkpoint(ck_path)
+            _compatible(json.loads(ck["config"]), cfg.to_dict(), self.path)
+            try:
+                model.load_state_dict(ck["model"])
+                spec.load_state_dict(ck["optimizers"])
+            except (RuntimeError, KeyError, ValueError) as exc:
+                raise ValueError(f"checkpoint {ck_path} does not fit this model: {exc}") from None
+            start, self.resumed = int(ck["step"]), True
+            acc = json.loads(ck.get("pending_terms", "{}"))
+        if self.writer:
+            _write_json(self.path / CONFIG, cfg.to_dict())
+            _truncate_metrics(self.path / METRICS, start)
+        return start, acc
+
+    def log(self, line: dict) -> None:
+        if self.path is not None and self.writer:
+            _append_metrics(self.path / METRICS, line)
+
+    def checkpoint(self, cfg, step: int, total: int, spec, acc: dict) -> None:
+        """Refuse non-finite parameters (the last checkpoint is kept), then write atomically."""
+        if not _finite_params(spec.model):
+            raise TrainingDivergedError(f"training diverged at step {step}: parameters are not "
+                                        "finite; the last checkpoint is kept", step)
+        if self.writer:
+            save_checkpoint(self.path / CHECKPOINT, {
+                "format": FORMAT, "step": step, "done": step >= total,
+                "config": json.dumps(cfg.to_dict()), "model": spec.model.state_dict(),
+                "optimizers": spec.state_dict(), "pending_terms": json.dumps(acc)})
 
 
 def load_run(run_dir, *, data: DataSplit | None = None) -> FitResult:

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from otgen.models import (TrainConfig, TrainingDivergedError, fit, load_checkpoint, load_run,
-                          objectives, read_metrics)
+                          read_metrics)
+from otgen.models.specs import wae
 from otgen.models.train import save_checkpoint
 
 from models_testlib import tiny
@@ -82,20 +83,20 @@ def test_resume_checks_the_config(tmp_path):
 def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     cfg = tiny(checkpoint_every=4, epochs=3)
     calls = {"n": 0}
-    real = objectives.reconstruction_cost
+    real = wae.reconstruction_cost
 
     def poisoned(x, y, cost="squared"):
         calls["n"] += 1
         out = real(x, y, cost)
         return out * float("nan") if calls["n"] == 11 else out  # 11th step
 
-    monkeypatch.setattr(objectives, "reconstruction_cost", poisoned)
+    monkeypatch.setattr(wae, "reconstruction_cost", poisoned)  # the WAE step's cost
     with pytest.raises(TrainingDivergedError, match="diverged at step 10") as info:
         fit(cfg, tmp_path / "run")
     assert "recon" in info.value.terms or info.value.step == 10
     ck = load_checkpoint(tmp_path / "run/checkpoint.pt")
     assert ck["step"] == 8  # last multiple of checkpoint_every before the NaN
-    monkeypatch.setattr(objectives, "reconstruction_cost", real)
+    monkeypatch.setattr(wae, "reconstruction_cost", real)
     ref = fit(cfg, tmp_path / "ref", max_steps=8)
     assert _same(load_run(tmp_path / "run").model, ref.model)
     events = [line for line in read_metrics(tmp_path / "run") if line.get("event")]
