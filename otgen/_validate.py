@@ -2,7 +2,7 @@
 
 Every public function passes its arrays through here exactly once.  Points and weights come in as
 numpy arrays or torch tensors; they leave as float arrays of a common dtype together with a
-:class:`Backend` that remembers how to hand results back in the caller's type.  Anything that
+:class:`ArrayKind` that remembers how to hand results back in the caller's type.  Anything that
 would make a number silently wrong (NaN, shape mismatch, negative or unbalanced weights, ...)
 raises a ``ValueError`` or ``TypeError`` that names the argument and what was expected.
 """
@@ -28,7 +28,7 @@ def is_tensor(x: Any) -> bool:
 
 
 @dataclass(frozen=True)
-class Backend:
+class ArrayKind:
     """How the caller gave us arrays, so that results go back in the same type.
 
     ``kind`` is ``"numpy"`` or ``"torch"``; for torch we also keep dtype and device.
@@ -72,7 +72,7 @@ def _check_real_dtype(arr: np.ndarray, name: str) -> np.ndarray:
     return arr
 
 
-def backend_of(*arrays) -> Backend:
+def array_kind_of(*arrays) -> ArrayKind:
     """Decide the output type from the inputs; mixing numpy and torch is an error."""
     present = [a for a in arrays if a is not None]
     kinds = {"torch" if is_tensor(a) else "numpy" for a in present}
@@ -89,8 +89,8 @@ def backend_of(*arrays) -> Backend:
                              "move them to one device first")
         floats = [a.dtype for a in tensors if a.is_floating_point()]
         dtype = floats[0] if floats else torch.get_default_dtype()
-        return Backend("torch", dtype, tensors[0].device)
-    return Backend("numpy")
+        return ArrayKind("torch", dtype, tensors[0].device)
+    return ArrayKind("numpy")
 
 
 def check_points(x, name: str = "x", dim: int | None = None) -> np.ndarray:
@@ -203,7 +203,7 @@ class Measures:
     y: np.ndarray
     a: np.ndarray
     b: np.ndarray
-    backend: Backend
+    arrays: ArrayKind
     x_in: Any = None  # the caller's original objects (kept for autograd)
     y_in: Any = None
 
@@ -230,13 +230,13 @@ class Measures:
 
 def check_measures(x, y, a=None, b=None) -> Measures:
     """Validate two weighted point clouds for a balanced OT problem."""
-    backend = backend_of(x, y, a, b)
+    arrays = array_kind_of(x, y, a, b)
     xv = check_points(x, "x")
     yv = check_points(y, "y", dim=xv.shape[1])
     av = check_weights(a, xv.shape[0], "a")
     bv = check_weights(b, yv.shape[0], "b")
     check_balanced(av, bv)
-    return Measures(xv, yv, av, bv, backend, x, y)
+    return Measures(xv, yv, av, bv, arrays, x, y)
 
 
 def check_cost_range(mu: Measures, p: float) -> None:

@@ -20,7 +20,7 @@ import math
 import numpy as np
 import torch
 
-from .._validate import backend_of, check_balanced, check_positive, check_weights, is_tensor
+from .._validate import array_kind_of, check_balanced, check_positive, check_weights, is_tensor
 from .rounding import (U, dot_interval, down, fraction_down, gamma, span_exponent, sum_interval,
                        up)
 
@@ -82,7 +82,7 @@ def wasserstein_1d(u, v, a=None, b=None, p: float = 1.0):
     Learning 11(5-6), 2019, Remark 2.30 (the 1-D case).  F. Santambrogio. Optimal Transport for
     Applied Mathematicians. Birkhäuser 2015, Chapter 2.
     """
-    backend = backend_of(u, v, a, b)
+    arrays = array_kind_of(u, v, a, b)
     u = _as_1d_values(u, "u")
     v = _as_1d_values(v, "v")
     p = check_positive(p, "p")
@@ -94,7 +94,7 @@ def wasserstein_1d(u, v, a=None, b=None, p: float = 1.0):
     check_balanced(av, bv)
     from .certify import northwest_coupling
 
-    if backend.kind == "torch":
+    if arrays.kind == "torch":
         uu = u if u.is_floating_point() else u.double()
         vv = v.to(uu.dtype)
         i, j, mass = northwest_coupling(uu.detach().cpu().numpy(), vv.detach().cpu().numpy(),
@@ -180,13 +180,13 @@ def gaussian_w2(m1, S1, m2, S2):
     between measures on Euclidean and Hilbert spaces. Math. Nachr. 147 (1990).  G. Peyré,
     M. Cuturi. Computational Optimal Transport, 2019, Remark 2.31.
     """
-    backend = backend_of(m1, S1, m2, S2)
+    arrays = array_kind_of(m1, S1, m2, S2)
     d = _check_gaussian(m1, S1, "m1", "S1")
     _check_gaussian(m2, S2, "m2", "S2", d)
     out_dtype = None
-    if backend.kind == "torch":
+    if arrays.kind == "torch":
         dt = torch.float64  # matrix square roots in float64; the result in the inputs' dtype
-        out_dtype = backend.dtype if backend.dtype.is_floating_point else dt
+        out_dtype = arrays.dtype if arrays.dtype.is_floating_point else dt
         m1, S1, m2, S2 = (torch.as_tensor(t).to(dt) for t in (m1, S1, m2, S2))
         lib = torch
     else:

@@ -29,7 +29,7 @@ from typing import Any, Callable
 import numpy as np
 from scipy.special import gammaln, hyp1f1, logsumexp
 
-from .._validate import (Measures, backend_of, check_balanced, check_cost_range, check_points,
+from .._validate import (Measures, array_kind_of, check_balanced, check_cost_range, check_points,
                          check_positive, check_weights, is_tensor)
 from .certificate import ExactProblem, MatrixProblem
 from .costs import BLOCK_ENTRIES, cost_matrix
@@ -204,7 +204,7 @@ def _transport(P: ExactProblem):
     return plan, out["lower"], out["upper"], f, g, out["converged"], out["value"]
 
 
-def _cost_problem(x, y, a, b, ground: GroundCost, s: float, backend) -> ExactProblem:
+def _cost_problem(x, y, a, b, ground: GroundCost, s: float, arrays) -> ExactProblem:
     """The LP of encoder_ot: points (s = 0), or the noise-averaged matrix, whose relative error
     is that of the squared distances plus one addition for p = 2 (``r^2 + d s^2``), and an
     assumed 1e-12 for scipy's hyp1f1 / the asymptotic series otherwise.  Costs other than
@@ -216,7 +216,7 @@ def _cost_problem(x, y, a, b, ground: GroundCost, s: float, backend) -> ExactPro
                              f"average has a closed form), got cost {ground.name!r}")
         cm = ground.matrix(x, y)
         return MatrixProblem.from_matrix(cm.C, a, b, rel_err=cm.rel_err, abs_err=cm.abs_err)
-    check_cost_range(Measures(x, y, a, b, backend), p)
+    check_cost_range(Measures(x, y, a, b, arrays), p)
     if s == 0:
         return ExactProblem.build(x, y, a, b, p)
     rel = cost_rel_error(x.shape[1], 2.0) + 8 * 2.0 ** -53 if p == 2 else NOISY_COST_RTOL
@@ -319,7 +319,7 @@ def encoder_ot(x, z, G: Callable, a=None, b=None, *, p: float | None = None, cos
     "Theorem A").  G. Peyré, M. Cuturi. Computational Optimal Transport, 2019, Section 3.5
     (network simplex).
     """
-    backend = backend_of(x, z, a, b)
+    arrays = array_kind_of(x, z, a, b)
     xv = check_points(x, "x")
     zv = check_points(z, "z")
     av = check_weights(a, xv.shape[0], "a")
@@ -329,11 +329,11 @@ def encoder_ot(x, z, G: Callable, a=None, b=None, *, p: float | None = None, cos
     s = check_positive(decoder_noise, "decoder_noise", strict=False)
     y = decode(G, z if is_tensor(z) else zv, zv.shape[0], xv.shape[1])
     x64 = xv.astype(np.float64)
-    problem = _cost_problem(x64, y, av, bv, ground, s, backend)
+    problem = _cost_problem(x64, y, av, bv, ground, s, arrays)
     P, lower, upper, f, g, conv, value = _transport(problem)
     return EncoderOTResult(value=value, lower=lower, upper=upper,
-                           plan=backend.wrap(P), decoded=backend.wrap(y),
-                           potentials=(backend.wrap(f), backend.wrap(g)), p=ground.p,
+                           plan=arrays.wrap(P), decoded=arrays.wrap(y),
+                           potentials=(arrays.wrap(f), arrays.wrap(g)), p=ground.p,
                            decoder_noise=s, converged=conv)
 
 
@@ -426,7 +426,7 @@ def penalized_ot(x, z, G: Callable, lam: float, a=None, b=None, *, latent_grid=N
     "Theorem B": POT / WGAN duality).  I. Tolstikhin, O. Bousquet, S. Gelly, B. Schölkopf.
     Wasserstein Auto-Encoders. ICLR 2018.
     """
-    backend = backend_of(x, z, a, b, latent_grid)
+    arrays = array_kind_of(x, z, a, b, latent_grid)
     xv = check_points(x, "x").astype(np.float64)
     zv = check_points(z, "z").astype(np.float64)
     av = check_weights(a, xv.shape[0], "a")
@@ -444,7 +444,7 @@ def penalized_ot(x, z, G: Callable, lam: float, a=None, b=None, *, latent_grid=N
         grid_in = latent_grid if is_tensor(latent_grid) else grid
     gy = decode(G, grid_in, grid.shape[0], xv.shape[1])
     if ground.euclidean_power is not None:
-        check_cost_range(Measures(xv, gy, av, av[:0], backend), ground.euclidean_power)
+        check_cost_range(Measures(xv, gy, av, av[:0], arrays), ground.euclidean_power)
     rec = ground.matrix(xv, gy)
     c1 = rec.C                            # (n, K) reconstruction costs
     c2 = cost_matrix(grid, zv, 1.0)       # (K, m) latent W_1 costs
@@ -469,10 +469,10 @@ def penalized_ot(x, z, G: Callable, lam: float, a=None, b=None, *, latent_grid=N
     # value and bounds: the certified LP on E (a flow of cost <= upper exists: decompose the
     # coupling along the shortest paths); recon + lam pen is the returned flow's float cost
     return PenalizedOTResult(value=value, lower=lower, upper=upper,
-                             encoder_plan=backend.wrap(enc), latent_plan=backend.wrap(lat),
-                             aggregate=backend.wrap(enc.sum(0)), reconstruction=recon,
-                             penalty=pen, lam=lam, latent_grid=backend.wrap(grid),
-                             decoded_grid=backend.wrap(gy), converged=conv)
+                             encoder_plan=arrays.wrap(enc), latent_plan=arrays.wrap(lat),
+                             aggregate=arrays.wrap(enc.sum(0)), reconstruction=recon,
+                             penalty=pen, lam=lam, latent_grid=arrays.wrap(grid),
+                             decoded_grid=arrays.wrap(gy), converged=conv)
 
 
 def _shortest_paths(c1: np.ndarray, c2: np.ndarray):

@@ -433,7 +433,7 @@ def sinkhorn_divergence(x, y, a=None, b=None, *, p: int = 2, eps: float, scaling
     check_choice(backend, "backend", {"auto", "tensorized", "online", "multiscale"})
     loss = SamplesLoss("sinkhorn", p=p, blur=(eps / p) ** (1.0 / p), scaling=scaling,
                        debias=True, backend=backend)
-    if mu.backend.kind == "torch":
+    if mu.arrays.kind == "torch":
         xt, yt = mu.x_in, mu.y_in
         dt = xt.dtype if xt.is_floating_point() else torch.float64
         xt, yt = xt.to(dt), yt.to(dt)
@@ -443,4 +443,4 @@ def sinkhorn_divergence(x, y, a=None, b=None, *, p: int = 2, eps: float, scaling
     at = torch.as_tensor(mu.a / mu.a.sum(), dtype=xt.dtype, device=xt.device)
     bt = torch.as_tensor(mu.b / mu.b.sum(), dtype=xt.dtype, device=xt.device)
     val = p * loss(at, xt, bt, yt)
-    return val if mu.backend.kind == "torch" else float(val)
+    return val if mu.arrays.kind == "torch" else float(val)

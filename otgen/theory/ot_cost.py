@@ -11,7 +11,7 @@ import time
 import numpy as np
 import torch
 
-from .._validate import backend_of, check_balanced, check_choice, check_int, check_weights
+from .._validate import array_kind_of, check_balanced, check_choice, check_int, check_weights
 from .certificate import MatrixProblem
 from .exact import solve_problem
 from .ground_costs import CostMatrix, check_cost_values
@@ -75,7 +75,7 @@ def ot_cost(M, a=None, b=None, *, method: str = "auto", tol=None,
     R. Flamary et al. POT: Python Optimal Transport. JMLR 22(78), 2021.
     """
     t0 = time.perf_counter()
-    backend = backend_of(M, a, b)
+    arrays = array_kind_of(M, a, b)
     C = _check_matrix(M)
     av = check_weights(a, C.shape[0], "a")
     bv = check_weights(b, C.shape[1], "b")
@@ -84,15 +84,15 @@ def ot_cost(M, a=None, b=None, *, method: str = "auto", tol=None,
     max_iter = MAX_ITER if max_iter is None else check_int(max_iter, "max_iter", 1)
     res = matrix_result(solve_matrix(CostMatrix(C), av, bv, max_iter), C.shape, "exact", 1.0,
                         "matrix")
-    if backend.kind == "torch":
+    if arrays.kind == "torch":
         i, j = (torch.as_tensor(t, device=M.device) for t in (res.sparse_plan.rows,
                                                                res.sparse_plan.cols))
         Mt = M if M.is_floating_point() else M.to(torch.float64)
         mass = torch.as_tensor(res.sparse_plan.mass, dtype=Mt.dtype, device=Mt.device)
         value = (mass * Mt[i, j]).sum()
         res.value = value if Mt.requires_grad else value.detach()
-        res.plan = backend.wrap(res.plan)
-        res.potentials = tuple(backend.wrap(np.asarray(f)) for f in res.potentials)
+        res.plan = arrays.wrap(res.plan)
+        res.potentials = tuple(arrays.wrap(np.asarray(f)) for f in res.potentials)
     res.time_s = time.perf_counter() - t0
     return res
 

@@ -132,7 +132,7 @@ def sliced_wasserstein(x, y, a=None, b=None, *, p: float = 2, n_projections: int
     upper, _ = projected_coupling_upper(P, [*theta[:n_upper], np.eye(mu.d)[0]])
     best = np.argsort(-costs)[:N_CERTIFIED_SLICES]
     lower = max(certified_slice_lower(x64, y64, mu.a, mu.b, p, theta[l]) for l in best)
-    if mu.backend.kind == "torch":
+    if mu.arrays.kind == "torch":
         xt, yt = mu.x_in, mu.y_in
         th = torch.as_tensor(theta, dtype=xt.dtype if xt.is_floating_point() else torch.float64,
                              device=xt.device)

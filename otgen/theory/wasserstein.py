@@ -170,7 +170,7 @@ def _solve_euclidean(mu: Measures, p, *, method, tol, eps, seed, backend, device
         res.sparse_plan = SparseCoupling(np.asarray(i, np.int64), np.asarray(j, np.int64),
                                          np.asarray(mass, np.float64), (mu.n, mu.m))
     _check_interval(res, tol)
-    if mu.backend.kind == "torch":
+    if mu.arrays.kind == "torch":
         _to_torch(res, mu, p, implicit, coupling)
     return res
 
@@ -216,14 +216,14 @@ def _solve_other_cost(mu: Measures, ground: GroundCost, *, method, tol, eps, bac
                        **({"max_iter": max_iter} if max_iter else {}))
     res = matrix_result(out, (mu.n, mu.m), "exact", ground.p, ground.name)
     _check_interval(res, tol)
-    if mu.backend.kind == "torch":
+    if mu.arrays.kind == "torch":
         xt, yt = _float_tensor(mu.x_in), _float_tensor(mu.y_in)
         sp = res.sparse_plan
         mass = torch.as_tensor(sp.mass, dtype=xt.dtype, device=xt.device)
         value = (mass * ground.torch_pairs(xt, yt.to(xt.dtype), sp.rows, sp.cols)).sum()
         res.value = value if (xt.requires_grad or yt.requires_grad) else value.detach()
-        res.plan = mu.backend.wrap(res.plan)
-        res.potentials = tuple(mu.backend.wrap(np.asarray(f)) for f in res.potentials)
+        res.plan = mu.arrays.wrap(res.plan)
+        res.potentials = tuple(mu.arrays.wrap(np.asarray(f)) for f in res.potentials)
     return res
 
 
@@ -331,7 +331,7 @@ def _float_tensor(t):
 def _to_torch(res: OTResult, mu: Measures, p: float, implicit, coupling):
     xt, yt = _float_tensor(mu.x_in), _float_tensor(mu.y_in)
     yt = yt.to(xt.dtype)
-    wrap = mu.backend.wrap
+    wrap = mu.arrays.wrap
     # The cost is translation invariant: shifting both clouds by a constant (no gradient) keeps
     # values and gradients, and avoids the |x|^2 - 2 x.y + |y|^2 cancellation far from 0.
     center = torch.as_tensor(np.concatenate([mu.x, mu.y]).astype(np.float64).mean(0),
