@@ -38,7 +38,11 @@ On held-out samples :math:`x_1..x_n` of :math:`P_X`:
 5. **Sharpness**: mean over images of the variance of the 3x3 Laplacian
    ``[[0,1,0],[1,-4,1],[0,1,0]]`` (valid part), for real, generated and reconstructed images.
 
-Writes ``audit.json``, ``report.md`` and PNG figures when ``out_dir`` is given.
+Each numbered item is one section function returning a small dataclass (:func:`encoder_section`,
+:func:`prior_section`, :func:`latent_section`, :func:`dual_section`, :func:`sharpness_section`);
+:func:`audit` runs them in that order (they share one seeded generator) and composes the JSON
+report.  With ``out_dir``, :func:`otgen.models.audit_report.write_report` writes
+``audit.json``, ``report.md`` and PNG figures.
 
 References
 ----------
@@ -49,18 +53,22 @@ M. Arjovsky, S. Chintala, L. Bottou. Wasserstein GAN. ICML 2017.
 from __future__ import annotations
 
 import copy
-import json
-import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from .._validate import check_int
+from .audit_report import critic_plot, image_grid, sample_run, write_report
 from .data import DataSplit
+from .model import GenerativeModel, reconstruction_cost
 from .networks import Critic, Encoder
-from .objectives import GenerativeModel, reconstruction_cost
 from .penalties import gradient_penalty, kl_gaussian, mmd
+
+__all__ = ["AuditResult", "DualSection", "EncoderSection", "PriorSection", "audit",
+           "audit_run", "critic_plot", "ctransform_bound", "dual_section", "encoder_section",
+           "fit_encoder", "image_grid", "latent_section", "lipschitz_constants", "prior_section",
+           "sample_run", "sharpness", "sharpness_section", "train_critic", "write_report"]
 
 #: relative slack for the hard inequalities (floating-point rounding of the LP and the sums)
 RTOL = 1e-9
@@ -257,6 +265,216 @@ def _check(lhs: float, rhs: float, text: str) -> dict:
     return {"holds": bool(holds), "lhs": lhs, "rhs": rhs, "statement": text}
 
 
+# --- the sections -----------------------------------------------------------------------------
+@dataclass
+class EncoderSection:
+    r"""1. Primal through the encoder: recon :math:`\ge W_c(\hat P_X, G\#\hat Q_Z)`.
+
+    Attributes
+    ----------
+    encoder : str
+        ``"model"``, or how the post-hoc encoder of an encoder-free model was fitted.
+    primal : dict
+        Per cost (``"squared"``, ``"l2"``): ``recon``, the exact ``w_encoded`` and its
+        certified interval (+ ``recon_with_decoder_noise`` for the VAE).
+    checks : dict
+        The hard inequalities ``recon_ge_w_encoded_<cost>``.
+    z, y : numpy.ndarray
+        The codes :math:`z_i \sim Q(Z|x_i)` and the reconstructions :math:`G(z_i)`.
+    mean, logvar : torch.Tensor or None
+        The encoder's outputs on x (for the latent section).
+    """
+
+    encoder: str
+    primal: dict
+    checks: dict
+    z: np.ndarray
+    y: np.ndarray
+    mean: torch.Tensor
+    logvar: torch.Tensor | None
+
+
+def encoder_section(model, data, x, generator, *, encoder_steps=1000, seed=0) -> EncoderSection:
+    """Encode the test points ``x`` (one draw each from ``generator``), decode them, and
+    compare the coupling's cost with the exact OT cost for the squared and L2 costs."""
+    if model.has_encoder:
+        enc, label = model.encoder, "model"
+    else:
+        enc = fit_encoder(model, data.train, steps=encoder_steps, seed=seed)
+        label = f"post-hoc deterministic, {encoder_steps} steps with G frozen"
+    with torch.no_grad():
+        mean, logvar = enc(x)
+        z = enc.sample(x, generator)
+        y = model.decoder(z)
+    xn, yn = _np(x), _np(y)
+    primal, checks = {}, {}
+    for cost, p in (("squared", 2), ("l2", 1)):
+        recon = float(reconstruction_cost(torch.as_tensor(xn), torch.as_tensor(yn), cost).mean())
+        w = _w(xn, yn, p)
+        primal[cost] = {"recon": recon, "w_encoded": w.value, "w_encoded_lower": w.lower,
+                        "w_encoded_upper": w.upper}
+        checks[f"recon_ge_w_encoded_{cost}"] = _check(
+            recon, w.upper, f"E c(X, G(Z)) >= W_c(P_X, G#Q_Z), c = {cost} (a coupling's cost "
+                            "bounds the optimum)")
+    if model.decoder_std is not None:
+        s2d = model.decoder_std ** 2 * model.data_dim
+        primal["squared"]["recon_with_decoder_noise"] = primal["squared"]["recon"] + s2d
+    return EncoderSection(label, primal, checks, _np(z), yn, mean, logvar)
+
+
+@dataclass
+class PriorSection:
+    r"""2. Primal through the prior: exact :math:`W_2^2(\hat P_X, G\#\hat P_Z)` over draws.
+
+    Attributes
+    ----------
+    w2sq : dict
+        ``mean``, ``std``, ``lower``, ``upper``, ``draws`` and the data floor
+        ``data_floor_mean`` / ``data_floor_std`` (the report's ``w2sq_test_vs_model``).
+    z, y : numpy.ndarray
+        The first draw's prior sample and its generated points.
+    y_tensor : torch.Tensor
+        The same generated points, as the decoder returned them (for the critics).
+    """
+
+    w2sq: dict
+    z: np.ndarray
+    y: np.ndarray
+    y_tensor: torch.Tensor
+
+
+def prior_section(model, data, x, n_gen, generator, *, repeats=5, seed=0) -> PriorSection:
+    """``repeats`` draws of ``n_gen`` generated points against the test points ``x``, each
+    next to the data floor W_2^2(test, ``n_gen`` training points)."""
+    xn, draws, floors, first = _np(x), [], [], None
+    rng = np.random.default_rng(seed)
+    for r in range(repeats):
+        with torch.no_grad():
+            z = model.prior(n_gen, generator)
+            y = model.decoder(z)
+        res = _w(xn, _np(y), 2)
+        draws.append({"value": res.value, "lower": res.lower, "upper": res.upper})
+        first = (z, y) if r == 0 else first
+        idx = rng.choice(len(data.train), size=min(n_gen, len(data.train)), replace=False)
+        floors.append(_w(xn, _np(data.train[idx]), 2).value)
+    vals = np.array([d["value"] for d in draws])
+    w2sq = {"mean": float(vals.mean()), "std": float(vals.std(ddof=1)) if repeats > 1 else 0.0,
+            "lower": float(min(d["lower"] for d in draws)),
+            "upper": float(max(d["upper"] for d in draws)), "draws": draws,
+            "data_floor_mean": float(np.mean(floors)),
+            "data_floor_std": float(np.std(floors, ddof=1)) if repeats > 1 else 0.0}
+    return PriorSection(w2sq, _np(first[0]), _np(first[1]), first[1])
+
+
+def gap_decomposition(enc: EncoderSection, prior: PriorSection) -> dict:
+    """recon - W(P_X, G#P_Z) = encoder suboptimality (>= 0) + latent mismatch (squared cost)."""
+    sq, w = enc.primal["squared"], prior.w2sq["mean"]
+    return {"recon_minus_w_prior": sq["recon"] - w,
+            "encoder_suboptimality": sq["recon"] - sq["w_encoded"],
+            "latent_mismatch": sq["w_encoded"] - w}
+
+
+def latent_section(model, enc: EncoderSection, prior: PriorSection, generator) -> dict:
+    r"""3. Latent: exact :math:`W_2^2(\hat Q_Z, \hat P_Z)`, MMD (IMQ), the model's own penalty
+    and, for Gaussian encoders, :math:`\mathbb{E}\,\mathrm{KL}(Q(Z|X) \| P_Z)`."""
+    zen, zpn = enc.z, prior.z
+    if len(zpn) != len(zen):
+        zpn = _np(model.prior(len(zen), generator))
+    lat = {"w2sq_exact": _w(zen, zpn, 2).value,
+           "mmd_imq": float(mmd(torch.as_tensor(zen), torch.as_tensor(zpn),
+                                sigma_z=model.sigma_z))}
+    if model.penalty is not None:
+        lat["penalty"] = model.penalty.name
+        lat["penalty_value"] = model.penalty.divergence(
+            torch.as_tensor(zen, dtype=torch.float32), torch.as_tensor(zpn, dtype=torch.float32),
+            mean=enc.mean, logvar=enc.logvar, generator=generator)
+    if enc.logvar is not None:
+        lat["expected_kl"] = float(kl_gaussian(enc.mean, enc.logvar, model.sigma_z))
+    return lat
+
+
+@dataclass
+class DualSection:
+    """4. Dual: critic bounds against the exact W_1 and its Kantorovich potential.
+
+    Attributes
+    ----------
+    dual : dict
+        ``w1_exact`` / ``w1_lower`` / ``w1_upper`` and one entry per critic (value,
+        Lipschitz constants, the three lower bounds and their ratios to W_1).
+    checks : dict
+        ``w1_ge_<critic>_bound``, ``..._bound_cross``, ``..._bound_ctransform``.
+    arrays : dict
+        ``<critic>_fx``, ``<critic>_fy`` and the exact potentials ``potential_x``,
+        ``potential_y``.
+    critics : dict
+        name -> the critic (``model_critic``, ``audit_critic``).
+    """
+
+    dual: dict
+    checks: dict
+    arrays: dict
+    critics: dict
+
+
+def dual_section(model, x, prior: PriorSection, *, critic_steps=1000, seed=0) -> DualSection:
+    """The model's own critic (if any) and a fresh one trained here with the gradient penalty
+    (``critic_steps`` > 0, or no critic of its own), each turned into feasible dual values."""
+    critics = {}
+    if model.critic is not None:
+        critics["model_critic"] = model.critic
+    if critic_steps > 0 or model.critic is None:
+        # a fresh critic: warm-starting from the model's (trained against a moving generator)
+        # measured worse on 2-D data (bound 0.72 vs 0.87 of W_1 after 2,000 steps)
+        critics["audit_critic"] = train_critic(x, prior.y_tensor, hidden=_hidden_of(model),
+                                               steps=critic_steps, seed=seed)
+    xn = _np(x)
+    w1 = _w(xn, prior.y, 1)
+    out = DualSection({"w1_exact": w1.value, "w1_lower": w1.lower, "w1_upper": w1.upper}, {},
+                      {}, critics)
+    for name, f in critics.items():
+        with torch.no_grad():
+            fx, fy = _np(f(x)), _np(f(prior.y_tensor))
+        out.dual[name] = critic_bounds(fx, fy, xn, prior.y, w1.value)
+        for suffix, key, text in _DUAL_CHECKS:
+            out.checks[f"w1_ge_{name}_{suffix}"] = _check(w1.upper, out.dual[name][key], text)
+        out.arrays[f"{name}_fx"], out.arrays[f"{name}_fy"] = fx, fy
+    pot_f, pot_g = (np.asarray(v) for v in w1.potentials)
+    out.arrays["potential_x"], out.arrays["potential_y"] = pot_f, -pot_g
+    return out
+
+
+_DUAL_CHECKS = (("bound", "lower_bound", "exact W_1 >= (E f(X) - E f(G(Z))) / Lip(f)"),
+                ("bound_cross", "lower_bound_cross",
+                 "exact W_1 >= (E f(X) - E f(G(Z))) / Lip_cross(f)"),
+                ("bound_ctransform", "lower_bound_ctransform",
+                 "exact W_1 >= dual value of (f / Lip_cross, its c-transform)"))
+
+
+def critic_bounds(fx, fy, x, y, w1: float) -> dict:
+    """A critic's values fx, fy at the points x, y as lower bounds on W_1: value / Lip,
+    value / Lip_cross and the c-transform completion, with their ratios to the exact ``w1``."""
+    value = float(fx.mean() - fy.mean())
+    l_all, l_cross = lipschitz_constants(fx, fy, x, y)
+    bound = value / l_all if l_all > 0 else 0.0
+    bound_x = value / l_cross if l_cross > 0 else 0.0
+    bound_c = ctransform_bound(fx / l_cross, x, y) if l_cross > 0 else 0.0
+    ratio = (lambda b: b / w1) if w1 > 0 else (lambda b: float("nan"))  # noqa: E731
+    return {"value": value, "lipschitz": l_all, "lipschitz_cross": l_cross,
+            "lower_bound": bound, "lower_bound_cross": bound_x,
+            "lower_bound_ctransform": bound_c, "ratio_ctransform_to_w1": ratio(bound_c),
+            "ratio_to_w1": ratio(bound), "ratio_cross_to_w1": ratio(bound_x)}
+
+
+def sharpness_section(data, x, prior: PriorSection, enc: EncoderSection) -> dict | None:
+    """5. Mean sharpness of the real, generated and reconstructed images (None for data that
+    are not images of at least 3x3 pixels)."""
+    if data.image_shape is None or min(data.image_shape) < 3:
+        return None
+    return {k: float(sharpness(v, data.image_shape).mean())
+            for k, v in (("real", _np(x)), ("samples", prior.y), ("reconstructions", enc.y))}
+
+
 # --- the audit ------------------------------------------------------------------------------
 def audit(model: GenerativeModel, data: DataSplit, *, n: int | None = None,
           n_gen: int | None = None, repeats: int = 5, seed: int = 0, critic_steps: int = 1000,
@@ -311,15 +529,41 @@ def audit(model: GenerativeModel, data: DataSplit, *, n: int | None = None,
     Wasserstein GAN. ICML 2017.  G. Peyré, M. Cuturi. Computational Optimal Transport, 2019
     (c-transforms, Section 5.3).
     """
+    n, n_gen = _check_audit(model, data, n, n_gen, repeats, critic_steps, encoder_steps)
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    x = data.test[:n]
+    enc = encoder_section(model, data, x, g, encoder_steps=encoder_steps, seed=seed)
+    prior = prior_section(model, data, x, n_gen, g, repeats=repeats, seed=seed)
+    latent = latent_section(model, enc, prior, g)
+    dual = dual_section(model, x, prior, critic_steps=critic_steps, seed=seed)
+    out = {"model": model.kind, "data": data.name, "n": n, "n_gen": n_gen, "repeats": repeats,
+           "seed": seed, "checks": {**enc.checks, **dual.checks}, "encoder": enc.encoder,
+           "primal": enc.primal, "w2sq_test_vs_model": prior.w2sq,
+           "gap_decomposition": gap_decomposition(enc, prior), "latent": latent,
+           "dual": dual.dual}
+    sharp = sharpness_section(data, x, prior, enc)
+    if sharp is not None:
+        out["sharpness"] = sharp
+    out["passed"] = all(c["holds"] for c in out["checks"].values())
+    arrays = {"x": _np(x), "z_enc": enc.z, "y_enc": enc.y, "z_prior": prior.z,
+              "y_prior": prior.y, **dual.arrays}
+    result = AuditResult(out, arrays)
+    if out_dir is not None:
+        write_report(result, out_dir, model=model, data=data, plots=plots, critics=dual.critics)
+    return result
+
+
+def _check_audit(model, data, n, n_gen, repeats, critic_steps, encoder_steps):
+    """The audit's arguments checked; -> (n, n_gen) resolved."""
     if not isinstance(model, GenerativeModel):
         raise TypeError(f"model must be a GenerativeModel, got {type(model).__name__}")
     if data.dim != model.data_dim:
         raise ValueError(f"data has dimension {data.dim} but the model was built for "
                          f"{model.data_dim}")
-    for name, v, lo in (("repeats", repeats, 1), ("critic_steps", critic_steps, 0),
-                        ("encoder_steps", encoder_steps, 1)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+    check_int(repeats, "repeats", 1)
+    check_int(critic_steps, "critic_steps", 0)
+    check_int(encoder_steps, "encoder_steps", 1)
     n_avail = len(data.test)
     n = min(n_avail, 1000) if n is None else int(n)
     if not 2 <= n <= n_avail:
@@ -327,131 +571,7 @@ def audit(model: GenerativeModel, data: DataSplit, *, n: int | None = None,
     n_gen = n if n_gen is None else int(n_gen)
     if n_gen < 2:
         raise ValueError(f"n_gen must be >= 2, got {n_gen}")
-    model.eval()
-    g = torch.Generator().manual_seed(seed)
-    x = data.test[:n]
-    xn = _np(x)
-    out: dict = {"model": model.kind, "data": data.name, "n": n, "n_gen": n_gen,
-                 "repeats": repeats, "seed": seed, "checks": {}}
-    arrays: dict = {"x": xn}
-
-    # 1. through the encoder
-    if model.has_encoder:
-        enc, out["encoder"] = model.encoder, "model"
-    else:
-        enc = fit_encoder(model, data.train, steps=encoder_steps, seed=seed)
-        out["encoder"] = f"post-hoc deterministic, {encoder_steps} steps with G frozen"
-    with torch.no_grad():
-        mean, logvar = enc(x)
-        z_enc = enc.sample(x, g)
-        y_enc = model.decoder(z_enc)
-    yen = _np(y_enc)
-    arrays.update(z_enc=_np(z_enc), y_enc=yen)
-    primal = {}
-    for cost, p in (("squared", 2), ("l2", 1)):
-        recon = float(reconstruction_cost(torch.as_tensor(xn), torch.as_tensor(yen), cost).mean())
-        w = _w(xn, yen, p)
-        primal[cost] = {"recon": recon, "w_encoded": w.value, "w_encoded_lower": w.lower,
-                        "w_encoded_upper": w.upper}
-        out["checks"][f"recon_ge_w_encoded_{cost}"] = _check(
-            recon, w.upper, f"E c(X, G(Z)) >= W_c(P_X, G#Q_Z), c = {cost} (a coupling's cost "
-                            "bounds the optimum)")
-    if model.decoder_std is not None:
-        s2d = model.decoder_std ** 2 * model.data_dim
-        primal["squared"]["recon_with_decoder_noise"] = primal["squared"]["recon"] + s2d
-    out["primal"] = primal
-
-    # 2. through the prior, several draws, and the data floor
-    draws, floors, last = [], [], None
-    rng = np.random.default_rng(seed)
-    for r in range(repeats):
-        with torch.no_grad():
-            z_p = model.prior(n_gen, g)
-            y_p = model.decoder(z_p)
-        res = _w(xn, _np(y_p), 2)
-        draws.append({"value": res.value, "lower": res.lower, "upper": res.upper})
-        if r == 0:
-            last = (z_p, y_p)
-        idx = rng.choice(len(data.train), size=min(n_gen, len(data.train)), replace=False)
-        floors.append(_w(xn, _np(data.train[idx]), 2).value)
-    z_p, y_p = last
-    ypn = _np(y_p)
-    arrays.update(z_prior=_np(z_p), y_prior=ypn)
-    vals = np.array([d["value"] for d in draws])
-    w_prior = {"mean": float(vals.mean()), "std": float(vals.std(ddof=1)) if repeats > 1 else 0.0,
-               "lower": float(min(d["lower"] for d in draws)),
-               "upper": float(max(d["upper"] for d in draws)), "draws": draws,
-               "data_floor_mean": float(np.mean(floors)),
-               "data_floor_std": float(np.std(floors, ddof=1)) if repeats > 1 else 0.0}
-    out["w2sq_test_vs_model"] = w_prior
-    sq = primal["squared"]
-    out["gap_decomposition"] = {
-        "recon_minus_w_prior": sq["recon"] - w_prior["mean"],
-        "encoder_suboptimality": sq["recon"] - sq["w_encoded"],
-        "latent_mismatch": sq["w_encoded"] - w_prior["mean"]}
-
-    # 3. latent
-    zen, zpn = arrays["z_enc"], arrays["z_prior"]
-    if len(zpn) != len(zen):
-        zpn = _np(model.prior(len(zen), g))
-    lat = {"w2sq_exact": _w(zen, zpn, 2).value,
-           "mmd_imq": float(mmd(torch.as_tensor(zen), torch.as_tensor(zpn),
-                                sigma_z=model.sigma_z))}
-    if model.penalty is not None:
-        lat["penalty"] = model.penalty.name
-        lat["penalty_value"] = model.penalty.divergence(
-            torch.as_tensor(zen, dtype=torch.float32), torch.as_tensor(zpn, dtype=torch.float32),
-            mean=mean, logvar=logvar, generator=g)
-    if logvar is not None:
-        lat["expected_kl"] = float(kl_gaussian(mean, logvar, model.sigma_z))
-    out["latent"] = lat
-
-    # 4. dual: critic vs exact W_1
-    critics = {}
-    if model.critic is not None:
-        critics["model_critic"] = model.critic
-    if critic_steps > 0 or model.critic is None:
-        # a fresh critic: warm-starting from the model's (trained against a moving generator)
-        # measured worse on 2-D data (bound 0.72 vs 0.87 of W_1 after 2,000 steps)
-        critics["audit_critic"] = train_critic(x, y_p, hidden=_hidden_of(model),
-                                               steps=critic_steps, seed=seed)
-    w1 = _w(xn, ypn, 1)
-    dual = {"w1_exact": w1.value, "w1_lower": w1.lower, "w1_upper": w1.upper}
-    for name, f in critics.items():
-        with torch.no_grad():
-            fx, fy = _np(f(x)), _np(f(y_p))
-        value = float(fx.mean() - fy.mean())
-        l_all, l_cross = lipschitz_constants(fx, fy, xn, ypn)
-        bound = value / l_all if l_all > 0 else 0.0
-        bound_x = value / l_cross if l_cross > 0 else 0.0
-        bound_c = ctransform_bound(fx / l_cross, xn, ypn) if l_cross > 0 else 0.0
-        dual[name] = {"value": value, "lipschitz": l_all, "lipschitz_cross": l_cross,
-                      "lower_bound": bound, "lower_bound_cross": bound_x,
-                      "lower_bound_ctransform": bound_c,
-                      "ratio_ctransform_to_w1": bound_c / w1.value if w1.value > 0
-                      else float("nan"),
-                      "ratio_to_w1": bound / w1.value if w1.value > 0 else float("nan"),
-                      "ratio_cross_to_w1": bound_x / w1.value if w1.value > 0 else float("nan")}
-        out["checks"][f"w1_ge_{name}_bound"] = _check(
-            w1.upper, bound, "exact W_1 >= (E f(X) - E f(G(Z))) / Lip(f)")
-        out["checks"][f"w1_ge_{name}_bound_cross"] = _check(
-            w1.upper, bound_x, "exact W_1 >= (E f(X) - E f(G(Z))) / Lip_cross(f)")
-        out["checks"][f"w1_ge_{name}_bound_ctransform"] = _check(
-            w1.upper, bound_c, "exact W_1 >= dual value of (f / Lip_cross, its c-transform)")
-        arrays[f"{name}_fx"], arrays[f"{name}_fy"] = fx, fy
-    pot_f, pot_g = (np.asarray(v) for v in w1.potentials)
-    arrays["potential_x"], arrays["potential_y"] = pot_f, -pot_g
-    out["dual"] = dual
-
-    # 5. sharpness
-    if data.image_shape is not None and min(data.image_shape) >= 3:
-        out["sharpness"] = {k: float(sharpness(v, data.image_shape).mean())
-                            for k, v in (("real", xn), ("samples", ypn), ("reconstructions", yen))}
-    out["passed"] = all(c["holds"] for c in out["checks"].values())
-    result = AuditResult(out, arrays)
-    if out_dir is not None:
-        write_report(result, out_dir, model=model, data=data, plots=plots, critics=critics)
-    return result
+    return n, n_gen
 
 
 def audit_run(run_dir, *, threads: int | None = None, **kwargs) -> AuditResult:
@@ -497,243 +617,3 @@ def audit_run(run_dir, *, threads: int | None = None, **kwargs) -> AuditResult:
         kwargs.setdefault("seed", run.config.seed)
         kwargs.setdefault("out_dir", run_dir)
         return audit(run.model, run.data, **kwargs)
-
-
-# --- report ---------------------------------------------------------------------------------
-def write_report(result: AuditResult, out_dir, *, model=None, data=None, plots=True,
-                 critics=None) -> list:
-    """Write ``audit.json``, ``report.md`` and PNGs; returns the written paths."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files = []
-    if plots:
-        files += _plots(result, out_dir, model, data, critics or {})
-    m = result.metrics
-    (out_dir / "audit.json").write_text(json.dumps(m, indent=2, default=float))
-    (out_dir / "report.md").write_text(_markdown(m, [f.name for f in files]))
-    files = [out_dir / "audit.json", out_dir / "report.md"] + files
-    result.files = files
-    return files
-
-
-def _markdown(m: dict, pngs: list) -> str:
-    sq, l2 = m["primal"]["squared"], m["primal"]["l2"]
-    wp, gd, dual = m["w2sq_test_vs_model"], m["gap_decomposition"], m["dual"]
-    lines = [f"# Audit: {m['model']} on {m['data']}", "",
-             f"n = {m['n']} held-out points, {m['n_gen']} generated points per draw, "
-             f"{m['repeats']} draws, seed {m['seed']}.  Encoder: {m['encoder']}.", "",
-             "## Hard inequalities", "", "| check | lhs | rhs | holds |", "|---|---|---|---|"]
-    for k, c in m["checks"].items():
-        lines.append(f"| {k} | {c['lhs']:.6g} | {c['rhs']:.6g} | {'yes' if c['holds'] else 'NO'} |")
-    lines += ["", "## Primal OT", "", "| quantity | squared cost (W_2^2) | L2 cost (W_1) |",
-              "|---|---|---|",
-              f"| recon E c(X, G(Z)), Z ~ Q(Z|X) | {sq['recon']:.5g} | {l2['recon']:.5g} |",
-              f"| exact W_c(P_X, G#Q_Z) | {sq['w_encoded']:.5g} | {l2['w_encoded']:.5g} |", "",
-              f"W_2^2(P_test, G#P_Z), exact: mean {wp['mean']:.5g} +- {wp['std']:.2g} over "
-              f"draws; certified interval over all draws [{wp['lower']:.5g}, {wp['upper']:.5g}]."
-              f"  Data floor W_2^2(P_test, P_train sample): {wp['data_floor_mean']:.5g} +- "
-              f"{wp['data_floor_std']:.2g}.", "",
-              f"Gap recon - W(P_X, G#P_Z) = {gd['recon_minus_w_prior']:.5g} = encoder "
-              f"suboptimality {gd['encoder_suboptimality']:.5g} + latent mismatch "
-              f"{gd['latent_mismatch']:.5g}.", "", "## Latent", ""]
-    lines += [f"- {k}: {v:.5g}" if isinstance(v, float) else f"- {k}: {v}"
-              for k, v in m["latent"].items()]
-    lines += ["", "## Dual (critic) vs exact W_1", "",
-              f"Exact W_1(P_test, G#P_Z) = {dual['w1_exact']:.5g}.", "",
-              "| critic | E f(X) - E f(G(Z)) | Lip | value / Lip | Lip_cross | value / Lip_cross "
-              "| c-transform bound | best / W_1 |", "|---|---|---|---|---|---|---|---|"]
-    for k, d in dual.items():
-        if isinstance(d, dict):
-            lines.append(f"| {k} | {d['value']:.5g} | {d['lipschitz']:.4g} | "
-                         f"{d['lower_bound']:.5g} | {d['lipschitz_cross']:.4g} | "
-                         f"{d['lower_bound_cross']:.5g} | {d['lower_bound_ctransform']:.5g} | "
-                         f"{d['ratio_ctransform_to_w1']:.3f} |")
-    if "sharpness" in m:
-        s = m["sharpness"]
-        lines += ["", "## Sharpness (variance of the Laplacian)", "",
-                  f"real {s['real']:.4g}, samples {s['samples']:.4g}, reconstructions "
-                  f"{s['reconstructions']:.4g}"]
-    if pngs:
-        lines += ["", "## Figures", ""] + [f"![{p}]({p})" for p in pngs]
-    lines.append(f"\nAll hard inequalities hold: {'yes' if m['passed'] else 'NO'}\n")
-    return "\n".join(lines)
-
-
-def image_grid(images, image_shape, path, *, ncol: int = 8, title: str | None = None):
-    """Save a grid of flattened images (values in [0, 1]) as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    x = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
-    if len(x) == 0:
-        raise ValueError("image_grid needs at least one image")
-    h, w = image_shape
-    nrow = math.ceil(len(x) / ncol)
-    canvas = np.ones((nrow * (h + 1) + 1, ncol * (w + 1) + 1))
-    for k, im in enumerate(x.reshape(-1, h, w)):
-        r, c = divmod(k, ncol)
-        canvas[1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + c * (w + 1): 1 + c * (w + 1) + w] = im
-    fig, ax = plt.subplots(figsize=(ncol * 0.6 + 0.4, nrow * 0.6 + (0.6 if title else 0.3)))
-    ax.imshow(np.clip(canvas, 0, 1), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
-    ax.axis("off")
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
-
-
-def _plots(result, out_dir, model, data, critics) -> list:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    a, files = result.arrays, []
-    shape = data.image_shape if data is not None else None
-    kind = result.metrics["model"]
-    if shape is not None:
-        files.append(image_grid(a["y_prior"][:64], shape, out_dir / "samples.png",
-                                title=f"{kind}: G(Z), Z ~ P_Z"))
-        d = a["x"].shape[1]
-        ncol = min(8, len(a["x"]))
-        rows = min(4, len(a["x"]) // ncol)
-        k = rows * ncol
-        pairs = np.concatenate([a["x"][:k].reshape(rows, ncol, d),
-                                a["y_enc"][:k].reshape(rows, ncol, d)], 1)
-        files.append(image_grid(pairs.reshape(-1, d), shape, out_dir / "reconstructions.png",
-                                ncol=ncol, title=f"{kind}: data (odd rows), G(Z), Z ~ Q(Z|X) "
-                                                 "(even rows)"))
-    elif a["x"].shape[1] == 2:
-        fig, ax = plt.subplots(figsize=(4.5, 4.5))
-        ax.scatter(*a["x"].T, s=4, label="test data")
-        ax.scatter(*a["y_prior"].T, s=4, label="G(Z), Z ~ P_Z")
-        ax.scatter(*a["y_enc"].T, s=4, alpha=0.5, label="G(Z), Z ~ Q(Z|X)")
-        ax.legend(fontsize=7)
-        ax.set_title(f"{kind}: samples", fontsize=9)
-        fig.tight_layout()
-        fig.savefig(out_dir / "samples.png", dpi=100)
-        plt.close(fig)
-        files.append(out_dir / "samples.png")
-        name = "audit_critic" if "audit_critic" in critics else next(iter(critics), None)
-        if name is not None:
-            files.append(critic_plot(critics[name], result, name, out_dir / "critic.png"))
-    return files
-
-
-def critic_plot(critic, result, name, path):
-    """2-D data: the critic f / Lip over the plane, and f / Lip vs the exact Kantorovich
-    potential at the sample points (both shifted to mean zero)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    a, d = result.arrays, result.metrics["dual"]
-    lip = d[name]["lipschitz"] or 1.0
-    pts = np.concatenate([a["x"], a["y_prior"]])
-    lo, hi = pts.min(0) - 0.5, pts.max(0) + 0.5
-    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 120), np.linspace(lo[1], hi[1], 120))
-    with torch.no_grad():
-        fz = critic(torch.as_tensor(np.stack([gx.ravel(), gy.ravel()], 1),
-                                    dtype=torch.float32)).numpy().reshape(gx.shape) / lip
-    fig, axs = plt.subplots(1, 2, figsize=(10, 4.4))
-    im = axs[0].contourf(gx, gy, fz, levels=30, cmap="RdBu_r")
-    fig.colorbar(im, ax=axs[0])
-    axs[0].scatter(*a["x"].T, s=3, c="k", label="test data")
-    axs[0].scatter(*a["y_prior"].T, s=3, c="orange", label="G(Z)")
-    axs[0].legend(fontsize=7, loc="upper right")
-    axs[0].set_title(f"critic f / Lip ({name})", fontsize=9)
-    crit = np.concatenate([a[f"{name}_fx"], a[f"{name}_fy"]]) / lip
-    pot = np.concatenate([a["potential_x"], a["potential_y"]])
-    crit, pot = crit - crit.mean(), pot - pot.mean()
-    n = len(a["x"])
-    axs[1].scatter(pot[:n], crit[:n], s=4, label="at test points")
-    axs[1].scatter(pot[n:], crit[n:], s=4, label="at G(Z)")
-    lim = [min(pot.min(), crit.min()), max(pot.max(), crit.max())]
-    axs[1].plot(lim, lim, "k--", lw=0.8)
-    axs[1].set_xlabel("exact Kantorovich potential (LP dual), centered")
-    axs[1].set_ylabel("critic f / Lip, centered")
-    axs[1].legend(fontsize=7)
-    axs[1].set_title(f"f/Lip: {d[name]['lower_bound']:.4g}, c-transform: "
-                     f"{d[name]['lower_bound_ctransform']:.4g}, exact W_1: {d['w1_exact']:.4g}",
-                     fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
-
-
-def sample_run(run_dir, n: int = 64, out=None, *, seed: int = 0):
-    r"""Draw ``n`` samples :math:`G(Z)`, :math:`Z \sim P_Z`, from a run and optionally save them.
-
-    Saves an image grid (image data), a scatter plot (2-D data) or an ``.npy`` array (any data,
-    when ``out`` ends with .npy).  Samples are decoder means (no decoder noise).
-
-    Parameters
-    ----------
-    run_dir : str or Path
-        A directory written by :func:`otgen.models.fit`.
-    n : int
-        Number of samples.
-    out : str or Path, optional
-        Where to save them (``.png`` figure or ``.npy`` array); None: nothing written.
-    seed : int
-        Seed of the prior draws (deterministic samples).
-
-    Returns
-    -------
-    samples : torch.Tensor (n, d)
-        The samples, in data units.
-    path : Path or None
-        The written file.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> run_dir = tempfile.mkdtemp()
-    >>> cfg = TrainConfig(model="wae-mmd", data="mixture", latent_dim=2, hidden=(8,),
-    ...                   data_options={"n_train": 100, "n_test": 40}, batch_size=20)
-    >>> _ = fit(cfg, run_dir, max_steps=2)
-    >>> y, path = sample_run(run_dir, n=5)
-    >>> tuple(y.shape), path
-    ((5, 2), None)
-
-    References
-    ----------
-    O. Bousquet et al. The VEGAN cookbook. arXiv:1705.07642, 2017 (the model
-    :math:`P_G = G_\# P_Z`).
-    """
-    from .train import load_run
-
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    run = load_run(run_dir)
-    y = run.model.sample(n, torch.Generator().manual_seed(seed))
-    if out is None:
-        return y, None
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".npy":
-        np.save(out, y.numpy())
-    elif run.data.image_shape is not None:
-        image_grid(y, run.data.image_shape, out, title=f"{run.config.model}: {n} samples")
-    elif y.shape[1] == 2:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(4.5, 4.5))
-        ax.scatter(*run.data.test.numpy().T, s=4, label="test data")
-        ax.scatter(*y.numpy().T, s=4, label="samples")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out, dpi=100)
-        plt.close(fig)
-    else:
-        raise ValueError(f"cannot draw {y.shape[1]}-D non-image samples; use --out FILE.npy")
-    return y, out
