@@ -36,7 +36,8 @@ On held-out samples :math:`x_1..x_n` of :math:`P_X`:
    and completing :math:`f / L_\times` by its c-transform on the generated points a tighter one
    still (:func:`ctransform_bound`).
 5. **Sharpness**: mean over images of the variance of the 3x3 Laplacian
-   ``[[0,1,0],[1,-4,1],[0,1,0]]`` (valid part), for real, generated and reconstructed images.
+   ``[[0,1,0],[1,-4,1],[0,1,0]]`` (valid part), for real, generated and reconstructed images
+   (:func:`otgen.theory.sharpness`, re-exported here and from :mod:`otgen.models`).
 
 Each numbered item is one section function returning a small dataclass (:func:`encoder_section`,
 :func:`prior_section`, :func:`latent_section`, :func:`dual_section`, :func:`sharpness_section`);
@@ -59,6 +60,7 @@ import numpy as np
 import torch
 
 from .._validate import check_int
+from ..theory import sharpness
 from .audit_report import critic_plot, image_grid, sample_run, write_report
 from .data import DataSplit
 from .model import GenerativeModel, reconstruction_cost
@@ -120,50 +122,6 @@ class AuditResult:
 
 
 # --- elementary measurements ----------------------------------------------------------------
-def sharpness(images, image_shape) -> np.ndarray:
-    r"""Per-image variance of the discrete Laplacian (valid 3x3 convolution); higher = sharper.
-
-    .. math::
-        \mathrm{sharpness}(I) = \mathrm{Var}_{(u, v)\ \mathrm{interior}}
-        \big(I_{u-1,v} + I_{u+1,v} + I_{u,v-1} + I_{u,v+1} - 4 I_{u,v}\big)
-
-    The batch counterpart of :func:`otgen.theory.sharpness`, used by the audits.
-
-    Parameters
-    ----------
-    images : array or tensor (n, h*w) or (n, h, w)
-        Pixel intensities (any units).
-    image_shape : (h, w), both >= 3
-        Image size.
-
-    Returns
-    -------
-    numpy.ndarray (n,)
-        One value per image, in squared pixel-intensity units.
-
-    Examples
-    --------
-    >>> ramp = np.indices((4, 4)).sum(0).astype(float)     # no curvature
-    >>> checker = np.indices((4, 4)).sum(0) % 2.0          # Laplacian +-4 on the interior
-    >>> sharpness(np.stack([ramp, checker]), (4, 4))
-    array([ 0., 16.])
-
-    References
-    ----------
-    J. L. Pech-Pacheco, G. Cristóbal, J. Chamorro-Martínez, J. Fernández-Valdivia. Diatom
-    autofocusing in brightfield microscopy: a comparative study. ICPR 2000.  O. Bousquet
-    et al. The VEGAN cookbook. arXiv:1705.07642, 2017 (Section 4, blurry VAE samples).
-    """
-    x = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
-    h, w = image_shape
-    if h < 3 or w < 3:
-        raise ValueError(f"sharpness needs images of at least 3x3, got {image_shape}")
-    x = x.reshape(-1, h, w).astype(np.float64)
-    lap = (x[:, :-2, 1:-1] + x[:, 2:, 1:-1] + x[:, 1:-1, :-2] + x[:, 1:-1, 2:]
-           - 4.0 * x[:, 1:-1, 1:-1])
-    return lap.reshape(len(x), -1).var(axis=1)
-
-
 def lipschitz_constants(fx: np.ndarray, fy: np.ndarray, x: np.ndarray, y: np.ndarray):
     r"""Empirical Lipschitz constants of a function known at points x (values fx) and y (fy).
 

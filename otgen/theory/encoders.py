@@ -759,10 +759,11 @@ def sharpness(images, shape: tuple[int, int] | None = None):
 
     Parameters
     ----------
-    images : array (h, w), (n, h, w), or (n, h*w) with ``shape=(h, w)``
+    images : array or tensor (h, w), (n, h, w), or (h*w,), (n, h*w) with ``shape=(h, w)``
         Pixel intensities (any units).
     shape : (int, int), optional
-        Image shape for flattened images, e.g. ``(8, 8)`` for sklearn digits.
+        Image shape (h, w), needed for flattened images, e.g. ``(8, 8)`` for sklearn digits;
+        images already of that shape are taken as they are.
 
     Returns
     -------
@@ -778,6 +779,9 @@ def sharpness(images, shape: tuple[int, int] | None = None):
     --------
     >>> sharpness(np.indices((5, 5)).sum(0).astype(float))   # a linear ramp has no curvature
     0.0
+    >>> checker = np.indices((4, 4)).sum(0) % 2.0             # Laplacian +-4 on the interior
+    >>> sharpness(np.stack([checker, checker]).reshape(2, 16), shape=(4, 4))
+    array([16., 16.])
 
     References
     ----------
@@ -787,7 +791,7 @@ def sharpness(images, shape: tuple[int, int] | None = None):
     samples).
     """
     arr = np.asarray(images.detach().cpu() if is_tensor(images) else images, dtype=np.float64)
-    if shape is not None:
+    if shape is not None and not (arr.ndim in (2, 3) and arr.shape[-2:] == tuple(shape)):
         h, w = (int(v) for v in shape)
         if arr.ndim not in (1, 2) or arr.shape[-1] != h * w:
             raise ValueError(f"shape={shape} needs images flattened to {h * w} pixels, got array "

@@ -57,8 +57,10 @@ def test_audit_inequalities_every_model(model, kw, mix2d):
 
 def test_public_name():
     import otgen.models
+    import otgen.theory
 
     assert otgen.models.audit is audit and callable(otgen.models.audit)
+    assert otgen.models.sharpness is sharpness is otgen.theory.sharpness  # one sharpness
 
 
 def test_random_critics_give_valid_bounds():
