@@ -12,6 +12,7 @@ from .entropic import sinkhorn_divergence
 from .ground_costs import Cosine, Euclidean, GroundCost, Minkowski
 from .ot_cost import ot_cost
 from .result import OTResult, SparseCoupling
+from .sinkhorn_config import EpsSchedule, SinkhornConfig
 from .sliced import sliced_wasserstein
 from .wasserstein import wasserstein
 from .encoders import (ConditionalMeanDecoder, EncoderOTResult, PenalizedOTResult,
@@ -22,7 +23,7 @@ from .population import PopulationCI, population_ci, wasserstein_many
 
 __all__ = ["OTResult", "SparseCoupling", "wasserstein", "ot_cost", "sinkhorn_divergence",
            "sliced_wasserstein", "gaussian_w2", "wasserstein_1d"]
-__all__ += ["GroundCost", "Euclidean", "Minkowski", "Cosine"]
+__all__ += ["GroundCost", "Euclidean", "Minkowski", "Cosine", "SinkhornConfig", "EpsSchedule"]
 __all__ += ["encoder_ot", "EncoderOTResult", "penalized_ot", "PenalizedOTResult",
             "lipschitz_constant", "conditional_mean_decoder", "ConditionalMeanDecoder",
             "sharpness", "vae_kl_decomposition", "KLDecomposition"]

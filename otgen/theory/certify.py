@@ -62,7 +62,7 @@ def dual_lower_bound(geom: CostGeometry, a, b, f):
                        + dot_interval(np.asarray(b, np.float64), g_np)[0])
     mismatch = up(2 * (len(f_np) + len(g_np) + 4) * U
                   * float(np.dot(np.asarray(b, np.float64), np.abs(g_np))))
-    return lo - mismatch, geom._t(f_np), g_c
+    return lo - mismatch, geom.as_tensor(f_np), g_c
 
 
 def rounded_plan_cost(geom: CostGeometry, a, b, u, v, eps, plan_cost=False):
@@ -76,7 +76,7 @@ def rounded_plan_cost(geom: CostGeometry, a, b, u, v, eps, plan_cost=False):
     blocks, one more reduction on KeOps), else None.  The bound is rigorous for the exact
     inputs: see :func:`rounding_upper_bound`.
     """
-    a, b, u, v = (geom._t(t) for t in (a, b, u, v))
+    a, b, u, v = (geom.as_tensor(t) for t in (a, b, u, v))
     rows, _, cost0 = geom.plan_stats(u, v, eps, need=("rows", "cost") if plan_cost else ("rows",))
     s = torch.where(rows > 0, torch.clamp(a / rows, max=1.0), torch.ones_like(rows))
     u1 = u + eps * torch.log(s)

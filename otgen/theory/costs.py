@@ -208,7 +208,7 @@ class CostGeometry:
         return other
 
     # --- helpers -------------------------------------------------------------------------
-    def _t(self, v):
+    def as_tensor(self, v):
         return torch.as_tensor(v, dtype=self.x.dtype, device=self.x.device)
 
     def blocks(self, transpose=False, scratch=False):
@@ -235,7 +235,7 @@ class CostGeometry:
 
         ``h`` must already include the log-weights, i.e. ``h = g + eps * log b``.
         """
-        h = self._t(h)
+        h = self.as_tensor(h)
         if self.lazy:
             return lazy_softmin(self._keops(transpose), h, eps)
         out = []
@@ -255,7 +255,7 @@ class CostGeometry:
 
     def cmin(self, h, transpose=False, return_index=False):
         r"""Hard c-transform :math:`\min_j (C_{ij} - h_j)` (and its argmin)."""
-        h = self._t(h)
+        h = self.as_tensor(h)
         if self.lazy:
             from pykeops.torch import LazyTensor
 
@@ -277,7 +277,7 @@ class CostGeometry:
 
         ``need`` names the ones to compute (each is one KeOps reduction); the others are None.
         """
-        u, v = self._t(u), self._t(v)
+        u, v = self.as_tensor(u), self.as_tensor(v)
         if self.lazy:
             return lazy_plan_stats(u, v, self._keops(False), eps, need)
         rows, cols, cost = [], torch.zeros_like(v), torch.zeros((), dtype=u.dtype, device=u.device)
@@ -303,7 +303,7 @@ class CostGeometry:
         all pairs: :math:`(u\cdot|x|^2)\sum v + \sum u\,(v\cdot|y|^2) - 2 (u^T x)\cdot(v^T y)`
         (the matrix-product form the blocks use too, accurate on the centred coordinates).
         """
-        u, v = self._t(u), self._t(v)
+        u, v = self.as_tensor(u), self.as_tensor(v)
         if self.C is None and self.p == 2:
             return ((u @ (self.x * self.x).sum(1)) * v.sum()
                     + u.sum() * (v @ (self.y * self.y).sum(1)) - 2 * (u @ self.x) @ (v @ self.y))
@@ -364,5 +364,5 @@ class CostGeometry:
         return (2 * radius) ** self.p if radius > 0 else 0.0
 
     def log_weights(self, w):
-        w = self._t(w)
+        w = self.as_tensor(w)
         return torch.where(w > 0, torch.log(w.clamp(min=1e-300)), torch.full_like(w, -math.inf))

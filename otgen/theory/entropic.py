@@ -34,6 +34,7 @@ from .costs import CostGeometry
 from .multiscale import (MULTISCALE_MAX_DIM, MultiscaleGeometry, multiscale_pays,
                          multiscale_potentials)
 from .progress import SweepTicker, logger, warn_caller
+from .sinkhorn_config import SinkhornConfig
 
 
 def _anneal(geom, la, lb, f, g, eps_from, eps_to, scaling, tick):
@@ -74,7 +75,7 @@ def sinkhorn_potentials(geom: CostGeometry, a, b, eps, *, f=None, g=None, eps_st
     Returns ``(f, g, n_iter, marginal_error)``; ``marginal_error`` is the relative L1 error of
     the row marginal before the last (plain) update; the columns are exact after it.
     """
-    a_t, b_t = geom._t(a), geom._t(b)
+    a_t, b_t = geom.as_tensor(a), geom.as_tensor(b)
     mass = float(a_t.sum())
     la, lb = geom.log_weights(a_t / mass), geom.log_weights(b_t / mass)
     if f is None:
@@ -191,157 +192,175 @@ def mixed_precision_potentials(geom: CostGeometry, geom32, a, b, eps, *, scale,
     return f, g, it32 + it, err
 
 
-#: the adaptive solver divides eps by 2 to 16 per refinement, aiming at this share of tol
-_EPS_AIM = 0.7
 #: up to this many pairs the final lower bound is also certified on the exact inputs (one
 #: cdist pass: ~0.3 s per 1e8 pairs at d = 2), which removes the geometry's rounding term
 TIGHT_DUAL_MAX = 1e8
 
 
-def _eps_shrink(rel_gap: float, tol: float) -> float:
-    """Factor for the next eps of the adaptive solver, from the gap the last eps left.
-
-    The certified gap shrinks at least about linearly with eps (the entropic bias is ~ eps
-    times a log factor; in high dimension it falls faster: d = 64, n = 3,000, eps 4.7 -> 1.2
-    took the relative gap from 7.1e-2 to 4.1e-3), so eps * 0.7 tol / gap should meet tol in one
-    more round without overshooting it by much (a smaller eps than needed costs sweeps);
-    clipped to [1/16, 1/2].
-    """
-    if not rel_gap > 0:
-        return 0.25
-    return min(0.5, max(1.0 / 16, _EPS_AIM * tol / rel_gap))
-
-
-def solve_sinkhorn(mu: Measures, p: float, **kwargs) -> dict:
-    """Entropic OT with certified bounds; see :func:`otgen.theory.wasserstein`."""
-    with flush_denormals():
-        return _solve_sinkhorn(mu, p, **kwargs)
-
-
-def _solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, scaling=0.5,
-                   marginal_tol=None, max_iter=10_000, backend="auto", device=None,
-                   dense_plan_max=DENSE_PLAN_MAX, max_refinements=8,
-                   sweep_dtype="auto") -> dict:
+def solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, device=None,
+                   config: SinkhornConfig | None = None) -> dict:
     """Entropic OT with certified bounds; see :func:`otgen.theory.wasserstein`.
 
     With ``eps`` given, solve at that eps.  Otherwise start from a coarse eps and shrink it
-    (warm-started, by :func:`_eps_shrink`) until the certified relative gap is <= ``tol``
-    (default 1e-2).
-    ``sweep_dtype`` ("auto", "float32", "float64"): precision of the Sinkhorn sweeps on the
-    dense, blocks and KeOps backends (see :func:`mixed_precision_potentials`).
+    (warm-started, by ``config.schedule``) until the certified relative gap is <= ``tol``
+    (default 1e-2).  Settings: :class:`~otgen.theory.sinkhorn_config.SinkhornConfig`.
     """
-    # float64 reductions: the certificates must hold for float32 inputs too, and
-    # exp((f+g-C)/eps) needs the digits once eps is small relative to the costs.  Only the
-    # sweeps that find the potentials may run in float32 (dense: a float32 copy of C, half the
-    # float64 matrix's memory; n = 4,000: 25-40% faster solves).
-    dtype = torch.float64
+    cfg = (config or SinkhornConfig()).validated()
+    with flush_denormals():
+        geom, geom32 = _geometries(mu, p, cfg, device)
+        a, b = mu.a, mass_matched(mu.b, mu.a)
+        diam = geom.max_cost()
+        if diam == 0 and np.array_equal(np.unique(np.concatenate([mu.x, mu.y]), axis=0),
+                                        np.asarray(mu.x[:1])):
+            return _all_points_coincide(mu, a, b, float(a.sum()))
+        run = _SinkhornRun(mu, p, geom, geom32, a, b, cfg, eps, tol, max(diam, 1e-300))
+        run.refine()
+        return run.result()
+
+
+def _geometries(mu: Measures, p: float, cfg: SinkhornConfig, device):
+    """The float64 cost geometry of the chosen backend, and its float32 twin for the sweeps.
+
+    float64 reductions: the certificates must hold for float32 inputs too, and
+    exp((f+g-C)/eps) needs the digits once eps is small relative to the costs.  Only the
+    sweeps that find the potentials may run in float32 (dense: a float32 copy of C, half the
+    float64 matrix's memory; n = 4,000: 25-40% faster solves)."""
     n, d = mu.x.shape
+    backend = cfg.backend
     if backend == "auto" and multiscale_pays(n, mu.y.shape[0], d, p):
         backend = "multiscale"
     if backend == "multiscale":
         if d > MULTISCALE_MAX_DIM or p not in (1, 2):
             raise ValueError(f"backend='multiscale' needs d <= {MULTISCALE_MAX_DIM} and p in "
                              f"{{1, 2}} (GeomLoss's formulas), got d={d}, p={p}")
-        geom = MultiscaleGeometry(mu.x, mu.y, p, device=device, dtype=dtype)
+        geom = MultiscaleGeometry(mu.x, mu.y, p, device=device, dtype=torch.float64)
     else:
-        geom = CostGeometry(mu.x, mu.y, p, backend=backend, device=device, dtype=dtype)
+        geom = CostGeometry(mu.x, mu.y, p, backend=backend, device=device, dtype=torch.float64)
     geom32 = (geom.with_dtype(torch.float32)
-              if geom.backend in ("dense", "blocks", "keops") and sweep_dtype != "float64"
+              if geom.backend in ("dense", "blocks", "keops") and cfg.sweep_dtype != "float64"
               else None)
-    a, b = mu.a, mass_matched(mu.b, mu.a)
-    mass = float(a.sum())
-    diam = geom.max_cost()
-    if diam == 0 and np.array_equal(np.unique(np.concatenate([mu.x, mu.y]), axis=0),
-                                    np.asarray(mu.x[:1])):
-        return _all_points_coincide(mu, a, b, mass)
-    scale = max(diam, 1e-300)
-    adaptive = eps is None
-    tol = 1e-2 if tol is None else tol
-    if adaptive:
-        # first guess: the entropic bias of the plan is ~ eps * log-ish factors, so aim eps at
-        # tol/2 of a cheap feasible cost (best projected quantile coupling), refine if needed
+    return geom, geom32
+
+
+class _SinkhornRun:
+    """One adaptive (or fixed-eps) Sinkhorn solve: rounds of sweeps, each certified."""
+
+    def __init__(self, mu, p, geom, geom32, a, b, cfg: SinkhornConfig, eps, tol, scale):
+        self.mu, self.p, self.geom, self.geom32, self.a, self.b = mu, p, geom, geom32, a, b
+        self.cfg, self.scale, self.mass = cfg, scale, float(a.sum())
+        self.adaptive = eps is None
+        self.tol = 1e-2 if tol is None else tol
+        self.eps = self._first_eps() if self.adaptive else eps
+        self.marginal_tol = (cfg.marginal_tol if cfg.marginal_tol is not None
+                             else 1e-3 if self.adaptive else 1e-5)
+        self.eps_floor = 1e-12 * scale
+        if self.eps < self.eps_floor:
+            raise ValueError(f"eps={self.eps:.3g} is below {self.eps_floor:.3g} (the float64 "
+                             f"resolution of the cost scale {scale:.3g}); use a larger eps")
+        self.f = self.g = self.eps_start = self.cost = None
+        self.n_iter, self.rounds, self.history = 0, 0, []
+
+    def _first_eps(self) -> float:
+        # the entropic bias of the plan is ~ eps * log-ish factors, so aim eps at a share of
+        # tol of a cheap feasible cost (best projected quantile coupling), refine if needed
         from .certify import default_directions, projected_coupling_cost
 
+        mu = self.mu
         rough, _ = projected_coupling_cost(mu.x.astype(np.float64), mu.y.astype(np.float64),
-                                            a, b, p, default_directions(mu.x, mu.y))
-        eps = max(0.5 * tol * rough / mass, 2e-12 * scale) if rough > 0 else 1e-3 * scale
-    if marginal_tol is None:
-        marginal_tol = 1e-3 if adaptive else 1e-5
-    eps_floor = 1e-12 * scale
-    if eps < eps_floor:
-        raise ValueError(f"eps={eps:.3g} is below {eps_floor:.3g} (the float64 resolution of the "
-                         f"cost scale {scale:.3g}); use a larger eps")
-    f = g = None
-    la, lb = geom.log_weights(geom._t(a / mass)), geom.log_weights(geom._t(b / mass))
-    logger.info("sinkhorn: n=%d, m=%d, d=%d, p=%g, backend %s, %s, first eps %.3g, tol %s",
-                n, geom.m, d, p, geom.backend,
-                "float32 sweeps" if geom32 is not None else "float64 sweeps", eps,
-                f"{tol:.2g}" if adaptive else "none (fixed eps)")
-    eps_start = None
-    n_iter, rounds = 0, 0
-    history = []
-    while True:
+                                            self.a, self.b, self.p,
+                                            default_directions(mu.x, mu.y))
+        return self.cfg.schedule.first(self.tol, rough, self.mass, self.scale)
+
+    def refine(self) -> None:
+        """Rounds until the gap meets tol (adaptive), or one round (fixed eps)."""
+        geom = self.geom
+        self.la = geom.log_weights(geom.as_tensor(self.a / self.mass))
+        self.lb = geom.log_weights(geom.as_tensor(self.b / self.mass))
+        logger.info("sinkhorn: n=%d, m=%d, d=%d, p=%g, backend %s, %s, first eps %.3g, tol %s",
+                    geom.n, geom.m, self.mu.d, self.p, geom.backend,
+                    "float32 sweeps" if self.geom32 is not None else "float64 sweeps", self.eps,
+                    f"{self.tol:.2g}" if self.adaptive else "none (fixed eps)")
+        while True:
+            self._round()
+            shrink = self.cfg.schedule.shrink(self.rel_gap, self.tol)
+            if not self.adaptive or self.rel_gap <= self.tol \
+                    or self.rounds > self.cfg.schedule.max_refinements \
+                    or self.eps * shrink < self.eps_floor:
+                return
+            # the next call anneals from eps_start (warm start; multiscale restarts GeomLoss)
+            self.eps_start, self.eps = self.eps, self.eps * shrink
+
+    def _sweeps(self):
+        cfg, geom, a, b, eps = self.cfg, self.geom, self.a, self.b, self.eps
         if geom.backend == "multiscale":
             # GeomLoss anneals coarse-to-fine (no warm start: each round starts afresh), otgen
             # finishes on the block-sparse kernel
-            f, g, it, err = multiscale_potentials(
+            return multiscale_potentials(
                 geom, a, b, eps, lambda gm, f0, g0: sinkhorn_potentials(
-                    gm, a, b, eps, f=f0, g=g0, eps_start=eps, marginal_tol=marginal_tol,
-                    max_iter=max_iter))
-        else:
-            f, g, it, err = mixed_precision_potentials(
-                geom, geom32, a, b, eps, scale=scale, sweep_dtype=sweep_dtype, f=f, g=g,
-                eps_start=eps_start, scaling=scaling, marginal_tol=marginal_tol,
-                max_iter=max_iter)
-        n_iter += it
-        rounds += 1
+                    gm, a, b, eps, f=f0, g=g0, eps_start=eps, marginal_tol=self.marginal_tol,
+                    max_iter=cfg.max_iter))
+        return mixed_precision_potentials(
+            geom, self.geom32, a, b, eps, scale=self.scale, sweep_dtype=cfg.sweep_dtype,
+            f=self.f, g=self.g, eps_start=self.eps_start, scaling=cfg.scaling,
+            marginal_tol=self.marginal_tol, max_iter=cfg.max_iter)
+
+    def _round(self) -> None:
+        f, g, it, err = self._sweeps()
+        self.n_iter += it
+        self.rounds += 1
         if not (bool(torch.isfinite(f).all()) and bool(torch.isfinite(g).all())):
             # the sweeps overflowed (costs spanning ~1e40 at this eps): any finite potential
             # still gives a certified interval, so certify from the finite part, not converged
             f, g = (torch.where(torch.isfinite(t), t, torch.zeros_like(t)) for t in (f, g))
             err = math.inf
-        lower, f_c, g_c = dual_lower_bound(geom, a, b, f)
-        u = f + eps * la
-        v = g + eps * lb
+        self.f, self.g, self.err = f, g, err
+        eps, geom = self.eps, self.geom
+        self.lower, self.f_c, self.g_c = dual_lower_bound(geom, self.a, self.b, f)
+        self.u = f + eps * self.la + eps * math.log(self.mass)
+        self.v = g + eps * self.lb
         # the unrounded plan's cost (the returned value) comes free with the row sums on
         # torch blocks; on KeOps it is one more reduction, so only after the last round
-        upper, marg, cost = rounded_plan_cost(geom, a, b, u + eps * math.log(mass), v, eps,
-                                              plan_cost=not geom.lazy)
-        rel_gap = (upper - lower) / upper if upper > 0 else 0.0
-        history.append((eps, lower, upper))
-        shrink = _eps_shrink(rel_gap, tol)
+        self.upper, _, self.cost = rounded_plan_cost(geom, self.a, self.b, self.u, self.v, eps,
+                                                     plan_cost=not geom.lazy)
+        self.rel_gap = (self.upper - self.lower) / self.upper if self.upper > 0 else 0.0
+        self.history.append((eps, self.lower, self.upper))
         logger.info("sinkhorn round %d: eps %.4g, %d sweeps (marginal error %.2e), certified "
-                    "[%.10g, %.10g], relative gap %.2e", rounds, eps, it, err, lower, upper,
-                    rel_gap)
-        if not adaptive or rel_gap <= tol or rounds > max_refinements \
-                or eps * shrink < eps_floor:
-            break
-        # the next call anneals from eps_start (warm start; multiscale restarts GeomLoss)
-        eps_start, eps = eps, eps * shrink
-    if geom.n * geom.m <= TIGHT_DUAL_MAX:
-        lower = max(lower, _tight_lower(mu, p, g_c))
-    converged = err <= marginal_tol and (not adaptive or rel_gap <= tol)
-    if not converged:
-        why = (f"marginal error {err:.2e} > marginal_tol={marginal_tol:.1e} after "
-               f"max_iter={max_iter}" if err > marginal_tol else
-               f"certified relative gap {rel_gap:.2e} > tol={tol:.1e} at eps={eps:.3g}")
+                    "[%.10g, %.10g], relative gap %.2e", self.rounds, eps, it, err, self.lower,
+                    self.upper, self.rel_gap)
+
+    def result(self) -> dict:
+        """OTResult fields: tightened lower bound, warning if unconverged, plan."""
+        geom, eps = self.geom, self.eps
+        lower = self.lower
+        if geom.n * geom.m <= TIGHT_DUAL_MAX:
+            lower = max(lower, _tight_lower(self.mu, self.p, self.g_c))
+        converged = self.err <= self.marginal_tol and (not self.adaptive
+                                                        or self.rel_gap <= self.tol)
+        if not converged:
+            self._warn(lower)
+        cost = self.cost
+        if cost is None:
+            cost = float(geom.plan_stats(self.u, self.v, eps, need=("cost",))[2])
+        plan = None
+        if geom.n * geom.m <= self.cfg.dense_plan_max:
+            plan = torch.exp((self.u[:, None] + self.v[None, :] - _dense_cost(geom))
+                             / eps).cpu().numpy()
+        return dict(value=min(max(cost, lower), self.upper), lower=lower, upper=self.upper,
+                    plan=plan, potentials=(self.f_c.cpu().numpy(), self.g_c.cpu().numpy()),
+                    converged=converged, n_iter=self.n_iter, eps=eps,
+                    implicit_plan=(geom, self.u, self.v, eps),
+                    info={"marginal_error": self.err, "refinements": self.rounds,
+                          "backend": geom.backend, "eps_history": self.history,
+                          **({"kept_fraction": geom.kept_fraction}
+                             if geom.backend == "multiscale" else {})})
+
+    def _warn(self, lower: float) -> None:
+        why = (f"marginal error {self.err:.2e} > marginal_tol={self.marginal_tol:.1e} after "
+               f"max_iter={self.cfg.max_iter}" if self.err > self.marginal_tol else
+               f"certified relative gap {self.rel_gap:.2e} > tol={self.tol:.1e} at "
+               f"eps={self.eps:.3g}")
         warn_caller(f"Sinkhorn did not converge: {why}; the returned interval "
-                    f"[{lower:.6g}, {upper:.6g}] is still certified")
-    if cost is None:
-        cost = float(geom.plan_stats(u + eps * math.log(mass), v, eps, need=("cost",))[2])
-    value = min(max(cost, lower), upper)
-    plan = None
-    if geom.n * geom.m <= dense_plan_max:
-        plan = torch.exp((u[:, None] + v[None, :] + eps * math.log(mass)
-                          - _dense_cost(geom)) / eps).cpu().numpy()
-    implicit = (geom, u + eps * math.log(mass), v, eps)
-    return dict(value=value, lower=lower, upper=upper, plan=plan,
-                potentials=(f_c.cpu().numpy(), g_c.cpu().numpy()), converged=converged,
-                n_iter=n_iter, eps=eps, implicit_plan=implicit,
-                info={"marginal_error": err, "refinements": rounds, "backend": geom.backend,
-                      "eps_history": history,
-                      **({"kept_fraction": geom.kept_fraction}
-                         if geom.backend == "multiscale" else {})})
+                    f"[{lower:.6g}, {self.upper:.6g}] is still certified")
 
 
 def _tight_lower(mu: Measures, p: float, g_c) -> float:

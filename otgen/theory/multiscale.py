@@ -177,7 +177,7 @@ class MultiscaleGeometry(CostGeometry):
         """
         from pykeops.torch.cluster import from_matrix
 
-        f, g = self._t(f), self._t(g)
+        f, g = self.as_tensor(f), self.as_tensor(g)
         side = _cell_side(self.x, self.y, side_factor * eps ** (1.0 / self.p))
         lx, px, rx = _voxels(self.x, side)
         ly, py, ry = _voxels(self.y, side)
@@ -198,7 +198,7 @@ class MultiscaleGeometry(CostGeometry):
         t = self._trunc
         if t is None:
             return math.inf
-        return float(((self._t(f) - t["f"]).abs().max() + (self._t(g) - t["g"]).abs().max())
+        return float(((self.as_tensor(f) - t["f"]).abs().max() + (self.as_tensor(g) - t["g"]).abs().max())
                      / t["eps"])
 
     def _active(self, eps):
@@ -217,7 +217,7 @@ class MultiscaleGeometry(CostGeometry):
 
         rows, cols = (t["py"], t["px"]) if transpose else (t["px"], t["py"])
         ranges = swap_axes(t["ranges"]) if transpose else t["ranges"]
-        out = lazy_softmin(self._lazy_sorted(t, transpose), self._t(h)[cols], eps, ranges)
+        out = lazy_softmin(self._lazy_sorted(t, transpose), self.as_tensor(h)[cols], eps, ranges)
         return torch.empty_like(out).index_copy_(0, rows, out)
 
     def plan_stats(self, u, v, eps, need=("rows", "cols", "cost")):
@@ -225,7 +225,7 @@ class MultiscaleGeometry(CostGeometry):
         if t is None:
             return super().plan_stats(u, v, eps, need)
         px, py = t["px"], t["py"]
-        rows_s, cols_s, cost = lazy_plan_stats(self._t(u)[px], self._t(v)[py],
+        rows_s, cols_s, cost = lazy_plan_stats(self.as_tensor(u)[px], self.as_tensor(v)[py],
                                                 self._lazy_sorted(t, False), eps, need,
                                                 t["ranges"])
         # back to the callers' order
@@ -246,7 +246,7 @@ def geomloss_potentials(geom: CostGeometry, a, b, eps: float, scaling: float = G
     p = int(geom.p)
     loss = SamplesLoss("sinkhorn", p=p, blur=(eps / p) ** (1.0 / p), scaling=scaling,
                        debias=False, potentials=True, backend="multiscale")
-    at, bt = geom._t(a), geom._t(b)
+    at, bt = geom.as_tensor(a), geom.as_tensor(b)
     F, G = loss(at / at.sum(), geom.x, bt / bt.sum(), geom.y)
     return p * F.view(-1).detach(), p * G.view(-1).detach()
 

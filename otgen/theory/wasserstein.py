@@ -16,6 +16,7 @@ from .choose import DENSE_EXACT_MAX, choose_method
 from .closed_form import certified_gelbrich, gelbrich_lower_bound
 from .costs import pair_costs, torch_cost
 from .entropic import solve_sinkhorn
+from .sinkhorn_config import SINKHORN_BACKENDS, SinkhornConfig
 from .exact import pack_result, solve_exact
 from .ground_costs import MATRIX_METHODS, GroundCost, resolve_cost
 from .ot_cost import matrix_result, solve_matrix
@@ -31,7 +32,8 @@ GAP_ROUNDING = 1e-10
 
 def wasserstein(x, y, a=None, b=None, *, p: float | None = None, cost=None,
                 method: str = "auto", tol=None, eps=None, seed=None, backend: str = "auto",
-                device=None, max_iter: int | None = None, verbose: bool = False) -> OTResult:
+                device=None, max_iter: int | None = None, verbose: bool = False,
+                sinkhorn: SinkhornConfig | None = None) -> OTResult:
     r"""Optimal transport cost between two weighted point clouds, with certified bounds.
 
     .. math::
@@ -91,6 +93,10 @@ def wasserstein(x, y, a=None, b=None, *, p: float | None = None, cost=None,
         Where Sinkhorn runs (defaults to the tensors' device, else CPU).
     max_iter : int, optional
         Iteration cap (simplex pivots for exact, Sinkhorn iterations per eps for sinkhorn).
+    sinkhorn : SinkhornConfig, optional
+        Every setting of ``"sinkhorn"`` (eps-scaling ratio, marginal tolerance, sweep
+        precision, the adaptive eps schedule, ...); ``backend`` and ``max_iter``, when set,
+        override its fields.
     verbose : bool
         Print progress to stderr: for ``"sinkhorn"`` and ``"sparse"`` one line per eps or
         column-generation round with the certified interval so far, and a sweep line at most
@@ -126,6 +132,9 @@ def wasserstein(x, y, a=None, b=None, *, p: float | None = None, cost=None,
     mu = check_measures(x, y, a, b)
     ground = resolve_cost(cost, p)
     opts = _check_options(method, tol, eps, backend, device, max_iter, mu)
+    if sinkhorn is not None and not isinstance(sinkhorn, SinkhornConfig):
+        raise TypeError(f"sinkhorn must be a SinkhornConfig, got {type(sinkhorn).__name__}")
+    opts["sinkhorn"] = sinkhorn
     if ground.euclidean_power is None:
         res = _solve_other_cost(mu, ground, **opts)
     else:
@@ -143,7 +152,7 @@ def _check_options(method, tol, eps, backend, device, max_iter, mu: Measures) ->
             raise ValueError(f"tol is a relative width and must be < 1, got {tol}")
     if eps is not None:
         eps = check_positive(eps, "eps")
-    check_choice(backend, "backend", {"auto", "dense", "blocks", "keops", "multiscale"})
+    check_choice(backend, "backend", SINKHORN_BACKENDS)
     device = check_device(device)
     if max_iter is not None:
         max_iter = check_int(max_iter, "max_iter", 1)
@@ -154,14 +163,15 @@ def _check_options(method, tol, eps, backend, device, max_iter, mu: Measures) ->
 
 
 def _solve_euclidean(mu: Measures, p, *, method, tol, eps, seed, backend, device, max_iter,
-                     verbose) -> OTResult:
+                     verbose, sinkhorn) -> OTResult:
     """c = |x - y|_2^p: every method, with the point solvers."""
     check_cost_range(mu, p)
     if method == "auto":
         method = choose_method(mu.n, mu.m, mu.d, p, tol, device)
     _check_method_fits(method, mu, p, eps)
     with verbose_logging(bool(verbose)):
-        out = _solve(mu, p, method, tol, eps, seed, backend, device, max_iter)
+        config = (sinkhorn or SinkhornConfig()).with_overrides(backend, max_iter)
+        out = _solve(mu, p, method, tol, eps, seed, config, device, max_iter)
     implicit = out.pop("implicit_plan", None)
     coupling = out.pop("coupling", None)
     res = OTResult(method=method, p=p, **out)
@@ -200,7 +210,7 @@ def _check_interval(res: OTResult, tol) -> None:
 
 
 def _solve_other_cost(mu: Measures, ground: GroundCost, *, method, tol, eps, backend, device,
-                      max_iter) -> OTResult:
+                      max_iter, sinkhorn) -> OTResult:
     """Costs other than Euclidean powers: the exact LP on their dense matrix."""
     if method not in MATRIX_METHODS:
         raise ValueError(f"method={method!r} supports the Euclidean costs |x - y|_2^p only; the "
@@ -227,10 +237,9 @@ def _solve_other_cost(mu: Measures, ground: GroundCost, *, method, tol, eps, bac
     return res
 
 
-def _solve(mu: Measures, p, method, tol, eps, seed, backend, device, max_iter) -> dict:
+def _solve(mu: Measures, p, method, tol, eps, seed, config, device, max_iter) -> dict:
     if method == "sinkhorn":  # zero weights are -inf log-weights there: nothing to drop
-        return solve_sinkhorn(mu, p, eps=eps, tol=tol, backend=backend, device=device,
-                              **({"max_iter": max_iter} if max_iter else {}))
+        return solve_sinkhorn(mu, p, eps=eps, tol=tol, device=device, config=config)
     positive, kept = drop_zero_weights(mu)
     out = _solve_positive(positive, p, method, tol, seed, max_iter)
     return out if kept is None else restore_zero_weights(out, mu, positive, kept, p)

@@ -18,8 +18,8 @@ from otgen.theory.entropic import _next_omega, flush_denormals, sinkhorn_potenti
 
 
 def _plan_cost(geom, a, b, f, g, eps):
-    u = f + eps * geom.log_weights(geom._t(a))
-    v = g + eps * geom.log_weights(geom._t(b))
+    u = f + eps * geom.log_weights(geom.as_tensor(a))
+    v = g + eps * geom.log_weights(geom.as_tensor(b))
     rows, cols, cost = geom.plan_stats(u, v, eps)
     return float(cost), rows.numpy(), cols.numpy()
 

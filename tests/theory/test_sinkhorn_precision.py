@@ -18,7 +18,8 @@ from otgen._validate import check_measures
 from otgen.theory import costs
 from otgen.theory.costs import CostGeometry, cost_matrix
 from ot_truth import lp_ot
-from otgen.theory.entropic import _eps_shrink, flush_denormals, solve_sinkhorn
+from otgen.theory.entropic import flush_denormals, solve_sinkhorn
+from otgen.theory.sinkhorn_config import EpsSchedule, SinkhornConfig
 
 
 @pytest.fixture
@@ -43,8 +44,9 @@ def test_float32_block_softmin_matches_float64_logsumexp(small_blocks, eps):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=3e-4)
 
 
-def _solve(x, y, backend="blocks", **kw):
-    return solve_sinkhorn(check_measures(x, y, None, None), 2.0, backend=backend, **kw)
+def _solve(x, y, backend="blocks", eps=None, tol=None, **kw):
+    return solve_sinkhorn(check_measures(x, y, None, None), 2.0, eps=eps, tol=tol,
+                          config=SinkhornConfig(backend=backend, **kw))
 
 
 @pytest.mark.parametrize("d,backend",
@@ -99,7 +101,7 @@ def test_float32_stall_hands_over_to_float64(small_blocks):
 @settings(max_examples=60, deadline=None)
 @given(gap=st.floats(1e-6, 1e3), tol=st.floats(1e-6, 0.9))
 def test_eps_step_is_bounded_and_aims_below_tol(gap, tol):
-    s = _eps_shrink(gap, tol)
+    s = EpsSchedule().shrink(gap, tol)
     assert 1 / 16 <= s <= 1 / 2
     # if the gap shrank linearly with eps, the next round would land at or below tol
     # (unless the step was clipped at 1/16)
