@@ -25,21 +25,12 @@ def _root(version: bool = typer.Option(False, "--version", callback=_print_versi
 
 
 def _load_points(path: Path, name: str):
-    import numpy as np
+    from .evaluate import load_points
 
-    if not path.exists():
-        raise typer.BadParameter(f"{name} file {path} does not exist")
     try:
-        if path.suffix == ".npy":
-            arr = np.load(path, allow_pickle=False)
-        elif path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as z:
-                arr = z[z.files[0]]
-        else:
-            arr = np.loadtxt(path, delimiter="," if path.suffix == ".csv" else None, ndmin=2)
-    except Exception as exc:
-        raise typer.BadParameter(f"cannot read {name} file {path}: {exc}") from None
-    return arr
+        return load_points(path, name)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 @app.command()
@@ -77,6 +68,44 @@ def distance(
     typer.echo(f"method    {res.method}   converged={res.converged}   iterations={res.n_iter}"
                + (f"   eps={res.eps:.3g}" if res.eps else ""))
     typer.echo(f"time      {res.time_s:.3f} s")
+
+
+@app.command()
+def evaluate(
+    real_path: Path = typer.Argument(..., metavar="REAL",
+                                     help="real samples: .npy/.npz/.csv/.txt/.pt, or a folder "
+                                          "of PNG/JPEG images"),
+    fake_path: Path = typer.Argument(..., metavar="FAKE", help="generated samples: same formats"),
+    features: str = typer.Option("identity", help="identity | an otgen run directory (its "
+                                                  "encoder mean)"),
+    json_path: Path = typer.Option(None, "--json", help="write the numbers as JSON here"),
+    report: Path = typer.Option(None, "--report", help="write report.md, JSON and PNGs here"),
+    n: int = typer.Option(None, "--n", help="samples per side (default: the smaller sample)"),
+    seed: int = typer.Option(0, "--seed", help="seed of subsampling, bootstrap and curve"),
+    k: int = typer.Option(5, "--k", help="neighbours of precision/recall/density/coverage"),
+    repeats: int = typer.Option(20, "--repeats", help="bootstrap resamples (0: none)"),
+    no_curve: bool = typer.Option(False, "--no-curve", help="skip the sample-size curve"),
+    cost: str = typer.Option("sqeuclidean", help="ground cost (sqeuclidean: W_2^2 and W_1)"),
+):
+    """Compare generated samples with real ones: certified W_2^2 / W_1, Frechet, MMD, KID,
+    precision / recall, density / coverage and the sample-size curve, each with its
+    uncertainty."""
+    from .evaluate import evaluate as run_evaluation, write_report
+
+    real, fake = _load_points(real_path, "REAL"), _load_points(fake_path, "FAKE")
+    try:
+        res = run_evaluation(real, fake, cost=cost, features=features, n=n, seed=seed, k=k,
+                             repeats=repeats, curve=not no_curve)
+    except (ValueError, TypeError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    typer.echo(repr(res))
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(res.to_dict(), indent=2))
+        typer.echo(f"wrote {json_path}")
+    if report:
+        typer.echo("wrote " + ", ".join(str(f) for f in write_report(res, report)))
 
 
 @app.command()
