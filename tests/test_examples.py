@@ -25,6 +25,7 @@ SCRIPTS = {
     "plot_penalties_vs_w2.py": "penalties_vs_w2.png",
     "plot_property_test.py": "property_test.png",
     "plot_audit_run.py": "audit_run.png",
+    "plot_evaluate_gan.py": "evaluate_gan.png",
 }
 
 
