@@ -3,9 +3,16 @@
 * :mod:`.data` -- digits (bundled), synthetic mixtures / manifolds, local MNIST files
 * :mod:`.networks` -- encoders, decoders, critics (MLP, small conv)
 * :mod:`.penalties` -- F(Q_Z, P_Z): MMD, latent JS game, sliced W, Sinkhorn, KL; gradient penalty
-* :mod:`.objectives` -- penalized OT (WAE-MMD, WAE-GAN = AAE), VAE, WGAN-GP
+* :mod:`.model` -- :class:`GenerativeModel` (encoder, decoder, prior, auxiliary nets), the cost c
+* :mod:`.specs` -- one spec per model kind (networks, optimizers, the training step): penalized
+  OT (WAE-MMD, WAE-GAN = AAE, WAE), VAE, WGAN-GP; the registry ``SPECS``
+* :mod:`.collective` -- what a step needs from its peers: no-ops in one process,
+  all-gather / all-reduce under torch.distributed
+* :mod:`.objectives` -- :func:`build_model` and :class:`Objective`, fronts of the specs
 * :mod:`.train` -- :func:`fit`: one loop, atomic checkpoints, resume, NaN stop
-* :mod:`.audit` -- :func:`audit`: primal OT, WGAN dual vs exact W_1, sharpness, report
+* :mod:`.distributed` -- the same loop and steps on W data-parallel ranks (torchrun)
+* :mod:`.audit` -- :func:`audit`: primal OT, WGAN dual vs exact W_1, sharpness (sections)
+* :mod:`.audit_report` -- ``audit.json``, ``report.md``, figures, samples of a run
 """
 from .data import (DataSplit, gaussian_mixture, get_data, load_digits, load_mnist, manifold,
                    read_idx)

@@ -35,7 +35,7 @@ from .data import DataSplit, get_data
 from .model import COSTS, GenerativeModel
 from .networks import ARCHS
 from .objectives import build_model
-from .specs import MODELS, ModelSpec, TrainingDivergedError, spec_for
+from .specs import SPECS, ModelSpec, TrainingDivergedError, spec_for
 from .specs.base import OPTIMIZERS
 
 CHECKPOINT = "checkpoint.pt"
@@ -147,7 +147,7 @@ class TrainConfig:
         c = dataclasses.replace(self, hidden=tuple(self.hidden),
                                 data_options=dict(self.data_options),
                                 penalty_options=dict(self.penalty_options))
-        _config_check(check_choice, c.model, "model", MODELS)
+        _config_check(check_choice, c.model, "model", SPECS)
         _check_fields(c)
         spec = spec_for(c.model)
         c.penalty = spec.resolve_penalty(c.model, c.penalty)

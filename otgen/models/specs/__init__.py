@@ -27,5 +27,5 @@ __all__ = ["DEFAULT_PENALTY", "MODELS", "SPECS", "ModelSpec", "TrainingDivergedE
 def spec_for(kind: str) -> type:
     """The spec class of model ``kind``; ValueError naming the known kinds otherwise."""
     if kind not in SPECS:
-        raise ValueError(f"unknown model {kind!r}; expected one of {MODELS}")
+        raise ValueError(f"unknown model {kind!r}; expected one of {tuple(SPECS)}")
     return SPECS[kind]

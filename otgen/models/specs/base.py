@@ -60,14 +60,9 @@ class ModelSpec:
     ----------
     model : GenerativeModel
         The model to train (its parameters are updated in place).
-    lr, aux_lr : float
-        Learning rates of the main nets and of the critic / discriminator (default: ``lr``).
-    betas : (float, float)
-        Adam betas.
-    weight_decay : float
-    optimizer : {"adam", "adamw"}
-    grad_clip : float or None
-        Clip the gradient norm of each update.
+    lr, aux_lr, betas, weight_decay, optimizer, grad_clip
+        The optimizer settings, as for :class:`~otgen.models.Objective` (``aux_lr``: the
+        groups flagged in :meth:`param_groups`, default ``lr``).
 
     Attributes
     ----------
