@@ -11,7 +11,8 @@ from .closed_form import gaussian_w2, wasserstein_1d
 from .entropic import sinkhorn_divergence
 from .ground_costs import Cosine, Euclidean, GroundCost, Minkowski
 from .ot_cost import ot_cost
-from .result import OTResult, SparseCoupling
+from .plans import SparseCoupling
+from .result import OTResult
 from .sinkhorn_config import EpsSchedule, SinkhornConfig
 from .sliced import sliced_wasserstein
 from .wasserstein import wasserstein

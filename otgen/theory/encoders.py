@@ -197,11 +197,8 @@ def _transport(P: ExactProblem):
     Returns ``(plan, lower, upper, f, g, converged, value)`` with a dense plan.
     """
     out = solve_problem(P, MAX_ITER)
-    i, j, mass = out["coupling"]
-    plan = np.zeros(P.shape)
-    np.add.at(plan, (i, j), mass)
-    f, g = out["potentials"]
-    return plan, out["lower"], out["upper"], f, g, out["converged"], out["value"]
+    f, g = out.potentials
+    return out.plan.to_dense(), out.lower, out.upper, f, g, out.converged, out.value
 
 
 def _cost_problem(x, y, a, b, ground: GroundCost, s: float, arrays) -> ExactProblem:

@@ -33,7 +33,9 @@ from .certify import DENSE_PLAN_MAX, dual_lower_bound, rounded_plan_cost
 from .costs import CostGeometry
 from .multiscale import (MULTISCALE_MAX_DIM, MultiscaleGeometry, multiscale_pays,
                          multiscale_potentials)
+from .plans import DensePlan, ImplicitPlan
 from .progress import SweepTicker, logger, warn_caller
+from .result import SolverOutput
 from .sinkhorn_config import SinkhornConfig
 
 
@@ -198,7 +200,7 @@ TIGHT_DUAL_MAX = 1e8
 
 
 def solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, device=None,
-                   config: SinkhornConfig | None = None) -> dict:
+                   config: SinkhornConfig | None = None) -> SolverOutput:
     """Entropic OT with certified bounds; see :func:`otgen.theory.wasserstein`.
 
     With ``eps`` given, solve at that eps.  Otherwise start from a coarse eps and shrink it
@@ -328,7 +330,7 @@ class _SinkhornRun:
                     "[%.10g, %.10g], relative gap %.2e", self.rounds, eps, it, err, self.lower,
                     self.upper, self.rel_gap)
 
-    def result(self) -> dict:
+    def result(self) -> SolverOutput:
         """OTResult fields: tightened lower bound, warning if unconverged, plan."""
         geom, eps = self.geom, self.eps
         lower = self.lower
@@ -341,18 +343,20 @@ class _SinkhornRun:
         cost = self.cost
         if cost is None:
             cost = float(geom.plan_stats(self.u, self.v, eps, need=("cost",))[2])
-        plan = None
+        matrix = None
         if geom.n * geom.m <= self.cfg.dense_plan_max:
-            plan = torch.exp((self.u[:, None] + self.v[None, :] - _dense_cost(geom))
-                             / eps).cpu().numpy()
-        return dict(value=min(max(cost, lower), self.upper), lower=lower, upper=self.upper,
-                    plan=plan, potentials=(self.f_c.cpu().numpy(), self.g_c.cpu().numpy()),
-                    converged=converged, n_iter=self.n_iter, eps=eps,
-                    implicit_plan=(geom, self.u, self.v, eps),
-                    info={"marginal_error": self.err, "refinements": self.rounds,
-                          "backend": geom.backend, "eps_history": self.history,
-                          **({"kept_fraction": geom.kept_fraction}
-                             if geom.backend == "multiscale" else {})})
+            matrix = torch.exp((self.u[:, None] + self.v[None, :] - _dense_cost(geom))
+                               / eps).cpu().numpy()
+        value = min(max(cost, lower), self.upper)
+        return SolverOutput(
+            value=value, lower=lower, upper=self.upper,
+            plan=ImplicitPlan(geom, self.u, self.v, eps, value, matrix),
+            potentials=(self.f_c.cpu().numpy(), self.g_c.cpu().numpy()),
+            converged=converged, n_iter=self.n_iter, eps=eps,
+            info={"marginal_error": self.err, "refinements": self.rounds,
+                  "backend": geom.backend, "eps_history": self.history,
+                  **({"kept_fraction": geom.kept_fraction}
+                     if geom.backend == "multiscale" else {})})
 
     def _warn(self, lower: float) -> None:
         why = (f"marginal error {self.err:.2e} > marginal_tol={self.marginal_tol:.1e} after "
@@ -375,14 +379,14 @@ def _tight_lower(mu: Measures, p: float, g_c) -> float:
     return P.to_caller_units(certified_dual(P, g, double=False)[0], "down")
 
 
-def _all_points_coincide(mu: Measures, a, b, mass) -> dict:
+def _all_points_coincide(mu: Measures, a, b, mass) -> SolverOutput:
     """Every cost is exactly 0 (one point repeated): OT = 0, no eps to choose (and Sinkhorn's
     eps relative to a zero cost scale would underflow)."""
     n, m = len(a), len(b)
-    plan = np.outer(a, b) / mass if n * m <= DENSE_PLAN_MAX else None
-    return dict(value=0.0, lower=0.0, upper=0.0, plan=plan,
-                potentials=(np.zeros(n), np.zeros(m)), converged=True, n_iter=0, eps=None,
-                info={"marginal_error": 0.0, "refinements": 0, "backend": "none"})
+    plan = DensePlan(np.outer(a, b) / mass) if n * m <= DENSE_PLAN_MAX else None
+    return SolverOutput(value=0.0, lower=0.0, upper=0.0, plan=plan,
+                        potentials=(np.zeros(n), np.zeros(m)), converged=True, n_iter=0,
+                        info={"marginal_error": 0.0, "refinements": 0, "backend": "none"})
 
 
 def _dense_cost(geom):

@@ -31,8 +31,10 @@ import ot
 
 from .._validate import Measures
 from .certificate import ExactProblem, PlanValue, certified_dual, plan_value
-from .certify import DENSE_PLAN_MAX, northwest_coupling
+from .certify import northwest_coupling
+from .plans import SparseCoupling
 from .progress import warn_caller
+from .result import SolverOutput
 from .rounding import U
 from .simplex import MAX_ITER
 
@@ -105,14 +107,14 @@ def capped_emd(a, b, C, cap, max_iter):
         cap = max(CAP_FACTOR * cap, 2 * used)
 
 
-def solve_exact(mu: Measures, p: float, max_iter: int = MAX_ITER) -> dict:
-    """Solve the OT LP exactly; returns a dict of OTResult fields (numpy arrays)."""
+def solve_exact(mu: Measures, p: float, max_iter: int = MAX_ITER) -> SolverOutput:
+    """Solve the OT LP exactly (numpy fields)."""
     return solve_problem(ExactProblem.build(mu.x, mu.y, mu.a, mu.b, p), max_iter)
 
 
-def solve_problem(P: ExactProblem, max_iter: int = MAX_ITER) -> dict:
+def solve_problem(P: ExactProblem, max_iter: int = MAX_ITER) -> SolverOutput:
     """Capped network simplex, certificate and repairs on a normalized problem (points or a
-    cost matrix); OTResult fields in the caller's units."""
+    cost matrix), in the caller's units."""
     C = P.cost_rows(0, P.shape[0])  # normalized units (from coordinate differences)
     G, u, v, log, cap = solve_capped(P, C, max_iter)
     converged = log.get("result_code", 1) == 1
@@ -151,25 +153,22 @@ def _certify(P: ExactProblem, G: np.ndarray, v: np.ndarray):
 
 
 def pack_result(P: ExactProblem, pv: PlanValue, lower: float, f, g, converged: bool,
-                n_iter: int, info: dict) -> dict:
-    """OTResult fields in the caller's units from normalized certified values (``f, g`` may be
-    None when no potentials exist)."""
+                n_iter: int, info: dict) -> SolverOutput:
+    """The solver output in the caller's units from normalized certified values (``f, g`` may
+    be None when no potentials exist); the plan is the coupling's support."""
     upper_c = P.to_caller_units(pv.upper, "up")
     lower_c = P.to_caller_units(lower, "down")
     scale = 2.0 ** (-P.k * P.p)
     mass = np.ldexp(pv.mass, -P.ka)
-    n, m = P.shape
-    plan = None
-    if n * m <= DENSE_PLAN_MAX:
-        plan = np.zeros((n, m))
-        np.add.at(plan, (pv.i, pv.j), mass)
     info = dict(info, exact_flows=bool(pv.exact), marginal_error=0.0 if pv.exact else None)
     info = {k: v for k, v in info.items() if v is not None}
     # the estimate: the plan's cost in plain float arithmetic (4.0 for a 4.0 problem), which
     # the certified interval contains up to its own rounding
     value = fsum((pv.mass * P.costs(pv.i, pv.j)).tolist()) * scale * 2.0 ** -P.ka
     value = min(max(value, lower_c), upper_c)
-    return dict(value=value, lower=lower_c, upper=upper_c, plan=plan,
-                coupling=(pv.i, pv.j, mass),
-                potentials=None if f is None else (f * scale, g * scale),
-                converged=bool(converged), n_iter=n_iter, info=info)
+    return SolverOutput(value=value, lower=lower_c, upper=upper_c,
+                        plan=SparseCoupling(np.asarray(pv.i, np.int64),
+                                            np.asarray(pv.j, np.int64),
+                                            np.asarray(mass, np.float64), P.shape),
+                        potentials=None if f is None else (f * scale, g * scale),
+                        converged=bool(converged), n_iter=n_iter, info=info)

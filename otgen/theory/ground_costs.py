@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from scipy.spatial.distance import cdist
 
-from .costs import BLOCK_ENTRIES, cost_matrix, pair_costs
+from .costs import BLOCK_ENTRIES, cost_matrix, pair_costs, torch_cost
 from .rounding import cost_rel_error, gamma, up
 
 #: the methods of ``wasserstein`` that accept costs other than Euclidean powers
@@ -172,7 +172,7 @@ class Euclidean(GroundCost):
         return up(2 * up(base + 2.0 ** -1074))
 
     def torch_block(self, x, y):
-        return torch.cdist(x, y) ** self.p
+        return torch_cost(x, y, self.p)
 
     def torch_pairs(self, x, y, i, j):
         return pair_costs(x, y, i, j, self.p)

@@ -15,7 +15,7 @@ from .._validate import array_kind_of, check_balanced, check_choice, check_int, 
 from .certificate import MatrixProblem
 from .exact import solve_problem
 from .ground_costs import CostMatrix, check_cost_values
-from .result import OTResult, SparseCoupling
+from .result import OTResult, SolverOutput
 from .simplex import MAX_ITER
 
 #: the methods ``ot_cost`` offers: the matrix LP is solved exactly
@@ -82,8 +82,7 @@ def ot_cost(M, a=None, b=None, *, method: str = "auto", tol=None,
     check_balanced(av, bv)
     check_choice(method, "method", OT_COST_METHODS)
     max_iter = MAX_ITER if max_iter is None else check_int(max_iter, "max_iter", 1)
-    res = matrix_result(solve_matrix(CostMatrix(C), av, bv, max_iter), C.shape, "exact", 1.0,
-                        "matrix")
+    res = solve_matrix(CostMatrix(C), av, bv, max_iter).to_result("exact", 1.0, "matrix")
     if arrays.kind == "torch":
         i, j = (torch.as_tensor(t, device=M.device) for t in (res.sparse_plan.rows,
                                                                res.sparse_plan.cols))
@@ -117,17 +116,8 @@ def _check_matrix(M) -> np.ndarray:
     return check_cost_values(C.astype(np.float64), "M")
 
 
-def solve_matrix(cm: CostMatrix, a: np.ndarray, b: np.ndarray, max_iter: int = MAX_ITER) -> dict:
-    """The exact LP for a cost matrix with its error bound; OTResult fields (numpy)."""
+def solve_matrix(cm: CostMatrix, a: np.ndarray, b: np.ndarray,
+                 max_iter: int = MAX_ITER) -> SolverOutput:
+    """The exact LP for a cost matrix with its error bound (numpy fields)."""
     return solve_problem(MatrixProblem.from_matrix(cm.C, a, b, rel_err=cm.rel_err,
                                                    abs_err=cm.abs_err), max_iter)
-
-
-def matrix_result(out: dict, shape: tuple, method: str, p: float, cost: str) -> OTResult:
-    """An OTResult from :func:`solve_matrix`'s fields (sparse plan from the coupling)."""
-    i, j, mass = out.pop("coupling")
-    n, m = shape
-    res = OTResult(method=method, p=p, cost=cost, **out)
-    res.sparse_plan = SparseCoupling(np.asarray(i, np.int64), np.asarray(j, np.int64),
-                                     np.asarray(mass, np.float64), (n, m))
-    return res

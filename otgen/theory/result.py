@@ -1,4 +1,5 @@
-"""The result object every otgen estimator returns."""
+"""The result objects: :class:`SolverOutput` (what every solver hands the dispatcher) and
+:class:`OTResult` (what every estimator returns to the user)."""
 from __future__ import annotations
 
 import math
@@ -7,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .certify import dense_plan
+from .plans import DensePlan, ImplicitPlan, Plan, SparseCoupling
 
 
 def _fmt(v) -> str:
@@ -17,58 +18,6 @@ def _fmt(v) -> str:
         return f"{float(v):.6g}"
     except (TypeError, ValueError):
         return repr(v)
-
-
-@dataclass(frozen=True)
-class SparseCoupling:
-    r"""A coupling :math:`P = \sum_k \mathrm{mass}_k\, \delta_{(\mathrm{rows}_k, \mathrm{cols}_k)}`
-    of an (n, m) problem, stored as its support (COO triplets; float64 masses, numpy arrays
-    also for torch inputs).
-
-    Attributes
-    ----------
-    rows, cols : array of int64 (nnz,)
-        Row (source point) and column (target point) of each support entry.
-    mass : array of float64 (nnz,)
-        The masses, positive; their row and column sums are the marginals up to rounding (the
-        certified upper bound is the cost of the exact flows these masses round).
-    shape : tuple (n, m)
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from otgen.theory import wasserstein
-    >>> r = wasserstein(np.array([[0.0], [1.0]]), np.array([[0.0], [1.0]]), method="exact")
-    >>> r.sparse_plan.to_dense()
-    array([[0.5, 0. ],
-           [0. , 0.5]])
-
-    References
-    ----------
-    G. Peyré, M. Cuturi. Computational Optimal Transport. Foundations and Trends in Machine
-    Learning 11(5-6), 2019, Section 3.3 (optimal plans of the LP are sparse: at most n + m - 1
-    entries).
-    """
-
-    rows: np.ndarray
-    cols: np.ndarray
-    mass: np.ndarray
-    shape: tuple
-
-    def __len__(self) -> int:
-        return len(self.mass)
-
-    def to_dense(self) -> np.ndarray:
-        """The (n, m) matrix (mind the memory: n m floats)."""
-        return dense_plan(self.rows, self.cols, self.mass, *self.shape, max_entries=math.inf)
-
-    def to_scipy(self):
-        """The coupling as a ``scipy.sparse.coo_array``."""
-        from scipy.sparse import coo_array
-        return coo_array((self.mass, (self.rows, self.cols)), shape=self.shape)
-
-    def __repr__(self) -> str:
-        return f"SparseCoupling(shape={self.shape}, nnz={len(self)}, mass={float(self.mass.sum()):.6g})"
 
 
 @dataclass
@@ -208,3 +157,32 @@ class OTResult:
         if self.plan is not None:
             parts.append(f"plan=<{tuple(np.shape(self.plan))}>")
         return "OTResult(" + ", ".join(parts) + ")"
+
+
+@dataclass
+class SolverOutput:
+    """What every solver returns to :func:`~otgen.theory.wasserstein.wasserstein`: certified
+    values in the caller's units, the plan (one of :mod:`otgen.theory.plans`' kinds, or None
+    for closed forms), numpy potentials and diagnostics."""
+
+    value: float
+    lower: float
+    upper: float
+    plan: Plan | None = None
+    potentials: tuple | None = None
+    converged: bool = True
+    n_iter: int = 0
+    eps: float | None = None
+    info: dict = field(default_factory=dict)
+
+    def to_result(self, method: str, p: float, cost: str | None = None) -> OTResult:
+        """The user's :class:`OTResult` (numpy fields; dense plan when small)."""
+        plan = self.plan
+        return OTResult(value=self.value, lower=self.lower, upper=self.upper, method=method,
+                        p=p, cost=cost, converged=self.converged, n_iter=self.n_iter,
+                        eps=self.eps, plan=None if plan is None else plan.dense(),
+                        sparse_plan=plan if isinstance(plan, SparseCoupling) else None,
+                        potentials=self.potentials, info=self.info)
+
+
+__all__ = ["OTResult", "SolverOutput", "SparseCoupling", "DensePlan", "ImplicitPlan"]

@@ -33,11 +33,12 @@ import numpy as np
 from .._validate import Measures
 from .certificate import (ExactProblem, PlanValue, certified_ctransform, dual_value,
                           gram_dual_loss, plan_value, recentred)
-from .certify import DENSE_PLAN_MAX, dense_plan
+from .plans import SparseCoupling
 from .closed_form import certified_gelbrich
 from .coarse_to_fine import COARSEST, NEIGHBOURS, coarse_to_fine, tree_order
 from .exact import EXACT_RTOL, gap_ok, pack_result
 from .progress import logger, warn_caller
+from .result import SolverOutput
 from .simplex import SparsePlan, sparse_emd
 
 #: from this dimension on (p = 2), certificates use BLAS products instead of coordinate
@@ -54,8 +55,8 @@ VIOLATION_RTOL = 1e-12
 
 
 def solve_sparse(mu: Measures, p: float, *, tol=None, coarsest=None, neighbours=None,
-                 max_rounds=50, dense_plan_max=DENSE_PLAN_MAX) -> dict:
-    """Exact (or tol-certified) OT by coarse-to-fine column generation; OTResult fields.
+                 max_rounds=50) -> SolverOutput:
+    """Exact (or tol-certified) OT by coarse-to-fine column generation.
 
     The search (hierarchy, candidate pairs, the restricted LPs) runs on rounded, centred
     coordinates and capped costs; the returned interval is certified on the exact inputs by
@@ -84,7 +85,7 @@ def solve_sparse(mu: Measures, p: float, *, tol=None, coarsest=None, neighbours=
     out = pack_result(P, best, cert.lower, cert.f, cert.g, converged, run.rounds,
                       {"solver": "sparse-network-simplex", "edges": int(len(run.edges)),
                        "rounds": run.rounds, "levels": start.levels, "history": run.history})
-    return _unpermute(out, ox, oy, dense_plan_max)
+    return _unpermute(out, ox, oy)
 
 
 @dataclass
@@ -189,16 +190,14 @@ def _certify(P: ExactProblem, plan: SparsePlan, gelbrich: float, gram: bool,
     return _Certificate(max(lower, gelbrich), f, g, np.concatenate(violated))
 
 
-def _unpermute(out: dict, ox: np.ndarray, oy: np.ndarray, dense_plan_max: float) -> dict:
+def _unpermute(out: SolverOutput, ox: np.ndarray, oy: np.ndarray) -> SolverOutput:
     """Map a result on tree-ordered points back to the caller's order."""
-    i, j, mass = out["coupling"]
-    i, j = ox[i], oy[j]
-    out["coupling"] = (i, j, mass)
+    sp = out.plan
     n, m = len(ox), len(oy)
-    out["plan"] = dense_plan(i, j, mass, n, m, min(dense_plan_max, DENSE_PLAN_MAX))
-    if out.get("potentials") is not None:
-        f, g = out["potentials"]
+    out.plan = SparseCoupling(ox[sp.rows], oy[sp.cols], sp.mass, (n, m))
+    if out.potentials is not None:
+        f, g = out.potentials
         F, G = np.empty(n), np.empty(m)
         F[ox], G[oy] = f, g
-        out["potentials"] = (F, G)
+        out.potentials = (F, G)
     return out

@@ -18,12 +18,13 @@ from .costs import pair_costs, torch_cost
 from .entropic import solve_sinkhorn
 from .sinkhorn_config import SINKHORN_BACKENDS, SinkhornConfig
 from .exact import pack_result, solve_exact
-from .ground_costs import MATRIX_METHODS, GroundCost, resolve_cost
-from .ot_cost import matrix_result, solve_matrix
+from .ground_costs import MATRIX_METHODS, Euclidean, GroundCost, resolve_cost
+from .ot_cost import solve_matrix
 from .progress import verbose_logging
 from .neighbours import c_transform_knn
 from .sparse import solve_sparse
-from .result import OTResult, SparseCoupling
+from .plans import SparseCoupling
+from .result import OTResult, SolverOutput
 
 METHODS = {"auto", "exact", "sparse", "sinkhorn", "1d", "gaussian"}
 #: relative gap attributed to floating-point rounding when checking ``tol`` (e.g. tol=0)
@@ -172,16 +173,10 @@ def _solve_euclidean(mu: Measures, p, *, method, tol, eps, seed, backend, device
     with verbose_logging(bool(verbose)):
         config = (sinkhorn or SinkhornConfig()).with_overrides(backend, max_iter)
         out = _solve(mu, p, method, tol, eps, seed, config, device, max_iter)
-    implicit = out.pop("implicit_plan", None)
-    coupling = out.pop("coupling", None)
-    res = OTResult(method=method, p=p, **out)
-    if coupling is not None:
-        i, j, mass = coupling
-        res.sparse_plan = SparseCoupling(np.asarray(i, np.int64), np.asarray(j, np.int64),
-                                         np.asarray(mass, np.float64), (mu.n, mu.m))
+    res = out.to_result(method, p)
     _check_interval(res, tol)
     if mu.arrays.kind == "torch":
-        _to_torch(res, mu, p, implicit, coupling)
+        _to_torch(res, out.plan, mu, Euclidean(p))
     return res
 
 
@@ -224,20 +219,15 @@ def _solve_other_cost(mu: Measures, ground: GroundCost, *, method, tol, eps, bac
     x, y = mu.x.astype(np.float64), mu.y.astype(np.float64)
     out = solve_matrix(ground.matrix(x, y), mu.a, mu.b,
                        **({"max_iter": max_iter} if max_iter else {}))
-    res = matrix_result(out, (mu.n, mu.m), "exact", ground.p, ground.name)
+    res = out.to_result("exact", ground.p, ground.name)
     _check_interval(res, tol)
     if mu.arrays.kind == "torch":
-        xt, yt = _float_tensor(mu.x_in), _float_tensor(mu.y_in)
-        sp = res.sparse_plan
-        mass = torch.as_tensor(sp.mass, dtype=xt.dtype, device=xt.device)
-        value = (mass * ground.torch_pairs(xt, yt.to(xt.dtype), sp.rows, sp.cols)).sum()
-        res.value = value if (xt.requires_grad or yt.requires_grad) else value.detach()
-        res.plan = mu.arrays.wrap(res.plan)
-        res.potentials = tuple(mu.arrays.wrap(np.asarray(f)) for f in res.potentials)
+        _to_torch(res, out.plan, mu, ground)
     return res
 
 
-def _solve(mu: Measures, p, method, tol, eps, seed, config, device, max_iter) -> dict:
+def _solve(mu: Measures, p, method, tol, eps, seed, config, device,
+           max_iter) -> SolverOutput:
     if method == "sinkhorn":  # zero weights are -inf log-weights there: nothing to drop
         return solve_sinkhorn(mu, p, eps=eps, tol=tol, device=device, config=config)
     positive, kept = drop_zero_weights(mu)
@@ -245,7 +235,7 @@ def _solve(mu: Measures, p, method, tol, eps, seed, config, device, max_iter) ->
     return out if kept is None else restore_zero_weights(out, mu, positive, kept, p)
 
 
-def _solve_positive(mu: Measures, p, method, tol, seed, max_iter) -> dict:
+def _solve_positive(mu: Measures, p, method, tol, seed, max_iter) -> SolverOutput:
     if method == "exact" and mu.n * mu.m > DENSE_EXACT_MAX:
         return solve_sparse(mu, p, tol=None)  # same LP, O(n + m) memory
     if method == "exact":
@@ -258,18 +248,18 @@ def _solve_positive(mu: Measures, p, method, tol, seed, max_iter) -> dict:
 
 
 # --- small-method solvers (closed forms) ------------------------------------------------
-def _solve_1d(mu: Measures, p: float) -> dict:
+def _solve_1d(mu: Measures, p: float) -> SolverOutput:
     """The sorted coupling in exact masses: optimal for p >= 1, both bounds from its cost."""
     P = ExactProblem.build(mu.x, mu.y, mu.a, mu.b, p)
     pv = monotone_plan_value(P, P.X[:, 0], P.Y[:, 0])
     return pack_result(P, pv, pv.lower, None, None, True, 0, {})
 
 
-def _solve_gaussian(mu: Measures, seed) -> dict:
+def _solve_gaussian(mu: Measures, seed) -> SolverOutput:
     value, lower = certified_gelbrich(mu.x, mu.y, mu.a, mu.b)
     P = ExactProblem.build(mu.x, mu.y, mu.a, mu.b, 2.0)
     upper, _ = projected_coupling_upper(P, default_directions(P.X, P.Y, seed=seed or 0))
-    return dict(value=value, lower=lower, upper=upper)
+    return SolverOutput(value=value, lower=lower, upper=upper)
 
 
 def drop_zero_weights(mu: Measures):
@@ -281,22 +271,16 @@ def drop_zero_weights(mu: Measures):
     return replace(mu, x=mu.x[ix], y=mu.y[iy], a=mu.a[ix], b=mu.b[iy]), (ix, iy)
 
 
-def restore_zero_weights(out: dict, mu: Measures, positive: Measures, kept, p: float) -> dict:
+def restore_zero_weights(out: SolverOutput, mu: Measures, positive: Measures, kept,
+                         p: float) -> SolverOutput:
     """Map a solution on the positive-weight points back to all points: plans get zero rows
     and columns; potentials of zero-weight points are their c-transforms (feasible)."""
     ix, iy = kept
-    coupling = out.get("coupling")
-    if coupling is not None:
-        i, j, mass = coupling
-        i, j = ix[i], iy[j]
-        out["coupling"] = (i, j, mass)
-        out["plan"] = dense_plan(i, j, mass, mu.n, mu.m)
-    elif out.get("plan") is not None:
-        plan = np.zeros((mu.n, mu.m))
-        plan[np.ix_(ix, iy)] = out["plan"]
-        out["plan"] = plan
-    if out.get("potentials") is not None:
-        f, g = (np.asarray(t, np.float64) for t in out["potentials"])
+    if isinstance(out.plan, SparseCoupling):
+        sp = out.plan
+        out.plan = SparseCoupling(ix[sp.rows], iy[sp.cols], sp.mass, (mu.n, mu.m))
+    if out.potentials is not None:
+        f, g = (np.asarray(t, np.float64) for t in out.potentials)
         x, y = mu.x.astype(np.float64), mu.y.astype(np.float64)
         F, G = np.empty(mu.n), np.empty(mu.m)
         F[ix], G[iy] = f, g
@@ -304,73 +288,38 @@ def restore_zero_weights(out: dict, mu: Measures, positive: Measures, kept, p: f
             drop = np.setdiff1d(np.arange(len(pts)), keep)
             if len(drop):
                 pot[drop] = c_transform_knn(pts[drop], other, h, p)[0][:, 0]
-        out["potentials"] = (F, G)
+        out.potentials = (F, G)
     return out
 
 
 # --- torch outputs and autograd ---------------------------------------------------------
-class _ImplicitPlanCost(torch.autograd.Function):
-    """<P, C(x, y)> with P fixed, P given blockwise: O(block * m) memory in backward."""
-
-    @staticmethod
-    def forward(ctx, x, y, value, plan_blocks, p):
-        ctx.save_for_backward(x, y)
-        ctx.plan_blocks, ctx.p = plan_blocks, p
-        return torch.as_tensor(value, dtype=x.dtype, device=x.device)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        x, y = ctx.saved_tensors
-        gx, gy = torch.zeros_like(x), torch.zeros_like(y)
-        with torch.enable_grad():
-            yd = y.detach().requires_grad_(True)
-            for sl, P in ctx.plan_blocks():
-                xb = x[sl].detach().requires_grad_(True)
-                c = (P.to(x.dtype) * torch_cost(xb, yd, ctx.p)).sum()
-                g1, g2 = torch.autograd.grad(c, [xb, yd])
-                gx[sl] += g1
-                gy += g2
-        return grad_out * gx, grad_out * gy, None, None, None
-
-
 def _float_tensor(t):
     return t if t.is_floating_point() else t.to(torch.float64)
 
 
-def _to_torch(res: OTResult, mu: Measures, p: float, implicit, coupling):
+def _to_torch(res: OTResult, plan, mu: Measures, ground: GroundCost) -> None:
+    """Torch fields: ``value`` a 0-d tensor, differentiable through ``plan`` (held fixed) when
+    the inputs require grad; plan and potentials as tensors."""
     xt, yt = _float_tensor(mu.x_in), _float_tensor(mu.y_in)
     yt = yt.to(xt.dtype)
-    wrap = mu.arrays.wrap
-    # The cost is translation invariant: shifting both clouds by a constant (no gradient) keeps
-    # values and gradients, and avoids the |x|^2 - 2 x.y + |y|^2 cancellation far from 0.
-    center = torch.as_tensor(np.concatenate([mu.x, mu.y]).astype(np.float64).mean(0),
-                             dtype=xt.dtype, device=xt.device)
-    xc, yc = xt - center, yt - center
+    xc, yc = xt, yt
+    if ground.euclidean_power is not None:
+        # The cost is translation invariant: shifting both clouds by a constant (no gradient)
+        # keeps values and gradients, and avoids the |x|^2 - 2 x.y + |y|^2 cancellation
+        # far from 0.
+        center = torch.as_tensor(np.concatenate([mu.x, mu.y]).astype(np.float64).mean(0),
+                                 dtype=xt.dtype, device=xt.device)
+        xc, yc = xt - center, yt - center
     if res.method == "gaussian":
         x64, y64 = xc.to(torch.float64), yc.to(torch.float64)  # moments in float64
         value = gelbrich_lower_bound(x64, y64, mu.a, mu.b).to(xt.dtype)
-    elif coupling is not None:
-        i, j, mass = coupling
-        value = (torch.as_tensor(mass, dtype=xt.dtype, device=xt.device)
-                 * pair_costs(xc, yc, i, j, p)).sum()
-    elif res.plan is not None and res.method != "sinkhorn":
-        i, j = np.nonzero(res.plan)  # an LP vertex: at most n + m - 1 entries
-        value = (torch.as_tensor(res.plan[i, j], dtype=xt.dtype, device=xt.device)
-                 * pair_costs(xc, yc, i, j, p)).sum()
-    elif res.plan is not None:
-        P = torch.as_tensor(res.plan, dtype=xt.dtype, device=xt.device)
-        value = (P * torch_cost(xc, yc, p)).sum()
+    elif plan is None:  # no transport at all (every cost is 0)
+        value = torch.as_tensor(float(res.value), dtype=xt.dtype, device=xt.device)
     else:
-        geom, u, v, eps = implicit
-
-        def blocks():
-            for sl, C in geom.blocks(scratch=True):  # C is only read before the next block
-                yield sl, torch.exp((u[sl, None] + v[None, :] - C) / eps).to(xt.device)
-
-        value = _ImplicitPlanCost.apply(xc, yc, float(res.value), blocks, p)
+        value = plan.torch_value(xc, yc, ground)
     if not (xt.requires_grad or yt.requires_grad):
         value = value.detach()
     res.value = value
-    res.plan = wrap(res.plan)
+    res.plan = mu.arrays.wrap(res.plan)
     if res.potentials is not None:
-        res.potentials = tuple(wrap(np.asarray(f)) for f in res.potentials)
+        res.potentials = tuple(mu.arrays.wrap(np.asarray(f)) for f in res.potentials)

@@ -37,10 +37,10 @@ def test_exact_on_every_family_vs_assignment(family, n, d, p, coarsest, seed):
     r, c = linear_sum_assignment(C)
     truth = C[r, c].mean()
     res = solve_sparse(check_measures(x, y), p, coarsest=coarsest)
-    assert res["info"]["levels"] >= 2
-    assert res["converged"]
-    assert res["lower"] <= truth * (1 + 1e-12) and truth <= res["upper"] * (1 + 1e-12)
-    assert res["upper"] - res["lower"] <= 1e-9 * truth + 1e-300
+    assert res.info["levels"] >= 2
+    assert res.converged
+    assert res.lower <= truth * (1 + 1e-12) and truth <= res.upper * (1 + 1e-12)
+    assert res.upper - res.lower <= 1e-9 * truth + 1e-300
 
 
 @settings(max_examples=20, deadline=None)
@@ -52,9 +52,9 @@ def test_tolerance_stop_is_certified_on_every_family(family, n, seed, tol):
     r, c = linear_sum_assignment(C)
     truth = C[r, c].mean()
     res = solve_sparse(check_measures(x, y), 2.0, tol=tol, coarsest=8)
-    assert res["lower"] <= truth * (1 + 1e-12) and truth <= res["upper"] * (1 + 1e-12)
-    if res["converged"]:
-        assert res["upper"] - res["lower"] <= tol * res["upper"] * (1 + 1e-12)
+    assert res.lower <= truth * (1 + 1e-12) and truth <= res.upper * (1 + 1e-12)
+    if res.converged:
+        assert res.upper - res.lower <= tol * res.upper * (1 + 1e-12)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -69,12 +69,12 @@ def test_unequal_sizes_and_weights_vs_linprog(family):
     A = np.vstack([np.kron(np.eye(n), np.ones(m)), np.kron(np.ones(n), np.eye(m))])
     truth = linprog(C.ravel(), A_eq=A, b_eq=np.concatenate([a, b]), method="highs").fun
     res = solve_sparse(check_measures(x, y, a, b), 2.0, coarsest=4)
-    assert abs(res["upper"] - truth) <= 1e-8 * truth
-    assert res["lower"] <= truth * (1 + 1e-10)
-    i, j, mass = res["coupling"]  # in the caller's order, marginals exact to float rounding
+    assert abs(res.upper - truth) <= 1e-8 * truth
+    assert res.lower <= truth * (1 + 1e-10)
+    i, j, mass = (res.plan.rows, res.plan.cols, res.plan.mass)  # in the caller's order, marginals exact to float rounding
     np.testing.assert_allclose(np.bincount(i, mass, minlength=n), a, atol=1e-12)
     np.testing.assert_allclose(np.bincount(j, mass, minlength=m), b, atol=1e-12)
-    assert np.all(res["potentials"][0][:, None] + res["potentials"][1][None, :]
+    assert np.all(res.potentials[0][:, None] + res.potentials[1][None, :]
                   <= C * (1 + 1e-12) + 1e-12)
 
 

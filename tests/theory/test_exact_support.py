@@ -3,12 +3,12 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-import otgen.theory.exact as exact
+import otgen.theory.certify as certify
 from otgen.theory import wasserstein
 
 
 def test_support_instead_of_dense_plan(monkeypatch):
-    monkeypatch.setattr(exact, "DENSE_PLAN_MAX", 100)
+    monkeypatch.setattr(certify, "DENSE_PLAN_MAX", 100)
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(30, 2)), rng.normal(size=(30, 2)) + 0.5
     C = ((x[:, None] - y[None]) ** 2).sum(-1)

@@ -57,17 +57,17 @@ def test_float32_sweeps_give_the_float64_answer(small_blocks, d, backend):
     x, y = rng.normal(size=(60, d)), rng.normal(size=(50, d)) + 1
     exact = lp_ot(x, y)
     out = {sd: _solve(x, y, backend, eps=0.1, sweep_dtype=sd) for sd in ("float32", "float64")}
-    assert all(r["info"]["backend"] == backend for r in out.values())
+    assert all(r.info["backend"] == backend for r in out.values())
     for r in out.values():
-        assert r["converged"] and r["info"]["marginal_error"] <= 1e-5
-        assert r["lower"] <= exact * (1 + 1e-12) and exact <= r["upper"] * (1 + 1e-12)
+        assert r.converged and r.info["marginal_error"] <= 1e-5
+        assert r.lower <= exact * (1 + 1e-12) and exact <= r.upper * (1 + 1e-12)
     # one entropic optimum: the two potentials give the same plan cost (POT's as the judge)
     a = np.full(60, 1 / 60)
     b = np.full(50, 1 / 50)
     C = cost_matrix(x, y)
     P = ot.sinkhorn(a, b, C, 0.1, method="sinkhorn_log", stopThr=1e-12, numItermax=100_000)
     for r in out.values():
-        assert r["value"] == pytest.approx(float((P * C).sum()), rel=1e-4)
+        assert r.value == pytest.approx(float((P * C).sum()), rel=1e-4)
 
 
 def test_with_dtype_casts_the_stored_matrix_and_keeps_the_original():
@@ -93,9 +93,9 @@ def test_float32_stall_hands_over_to_float64(small_blocks):
     x, y = rng.normal(size=(30, 2)) * 3, rng.normal(size=(30, 2)) * 3 + 2
     exact = lp_ot(x, y)
     r = _solve(x, y, eps=1e-2, marginal_tol=1e-3, sweep_dtype="float32", max_iter=5000)
-    assert r["converged"] and r["info"]["marginal_error"] <= 1e-3
-    assert r["lower"] <= exact * (1 + 1e-12) and exact <= r["upper"] * (1 + 1e-12)
-    assert r["upper"] - r["lower"] <= 1e-2 * exact
+    assert r.converged and r.info["marginal_error"] <= 1e-3
+    assert r.lower <= exact * (1 + 1e-12) and exact <= r.upper * (1 + 1e-12)
+    assert r.upper - r.lower <= 1e-2 * exact
 
 
 @settings(max_examples=60, deadline=None)
@@ -113,9 +113,9 @@ def test_adaptive_solver_meets_tol_on_the_blocks_backend(small_blocks):
     x, y = rng.normal(size=(80, 16)), rng.normal(size=(70, 16)) + 1
     exact = lp_ot(x, y)
     r = _solve(x, y, tol=0.02)
-    assert r["converged"]
-    assert r["lower"] <= exact * (1 + 1e-12) and exact <= r["upper"] * (1 + 1e-12)
-    assert (r["upper"] - r["lower"]) / r["upper"] <= 0.02 + 1e-12
+    assert r.converged
+    assert r.lower <= exact * (1 + 1e-12) and exact <= r.upper * (1 + 1e-12)
+    assert (r.upper - r.lower) / r.upper <= 0.02 + 1e-12
     # the refinement history is strictly decreasing in eps, by factors in [2, 16]
-    eps = [e for e, _, _ in r["info"]["eps_history"]]
+    eps = [e for e, _, _ in r.info["eps_history"]]
     assert all(2 - 1e-9 <= e0 / e1 <= 16 + 1e-9 for e0, e1 in zip(eps, eps[1:]))

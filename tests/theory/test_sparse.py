@@ -39,11 +39,11 @@ def test_sparse_is_exact_vs_assignment(d, p):
     r, c = linear_sum_assignment(C)
     truth = C[r, c].mean()
     res = solve_sparse(check_measures(x, y), p, coarsest=40, neighbours=3)
-    assert res["converged"]
-    assert abs(res["upper"] - truth) <= 1e-9 * truth
-    assert res["lower"] <= truth * (1 + 1e-12)
-    assert abs(res["lower"] - truth) <= 1e-8 * truth
-    assert res["n_iter"] >= 2  # it really grew the graph
+    assert res.converged
+    assert abs(res.upper - truth) <= 1e-9 * truth
+    assert res.lower <= truth * (1 + 1e-12)
+    assert abs(res.lower - truth) <= 1e-8 * truth
+    assert res.n_iter >= 2  # it really grew the graph
 
 
 def test_sparse_unequal_weights_vs_linprog():
@@ -56,9 +56,9 @@ def test_sparse_unequal_weights_vs_linprog():
     A = np.vstack([np.kron(np.eye(n), np.ones(m)), np.kron(np.ones(n), np.eye(m))])
     truth = linprog(C.ravel(), A_eq=A, b_eq=np.concatenate([a, b]), method="highs").fun
     res = solve_sparse(check_measures(x, y, a, b), 2.0, coarsest=10, neighbours=2)
-    assert abs(res["upper"] - truth) <= 1e-8 * truth
-    assert res["lower"] <= truth * (1 + 1e-10)
-    i, j, mass = res["coupling"]
+    assert abs(res.upper - truth) <= 1e-8 * truth
+    assert res.lower <= truth * (1 + 1e-10)
+    i, j, mass = (res.plan.rows, res.plan.cols, res.plan.mass)
     np.testing.assert_allclose(np.bincount(i, mass, minlength=n), a, atol=1e-12)
     np.testing.assert_allclose(np.bincount(j, mass, minlength=m), b, atol=1e-12)
 
@@ -73,9 +73,9 @@ def test_sparse_early_stop_interval_is_certified(seed, tol):
     r, c = linear_sum_assignment(C)
     truth = C[r, c].mean()
     res = solve_sparse(check_measures(x, y), 2.0, tol=tol, coarsest=20, neighbours=2)
-    assert res["lower"] <= truth * (1 + 1e-12) and truth <= res["upper"] * (1 + 1e-12)
-    if res["converged"]:
-        assert (res["upper"] - res["lower"]) <= tol * res["upper"] * (1 + 1e-12)
+    assert res.lower <= truth * (1 + 1e-12) and truth <= res.upper * (1 + 1e-12)
+    if res.converged:
+        assert (res.upper - res.lower) <= tol * res.upper * (1 + 1e-12)
 
 
 def test_public_sparse_method_and_torch_gradient():
