@@ -244,7 +244,10 @@ def check_cost_range(mu: Measures, p: float) -> None:
     an infinite cost, and the solvers would return NaN)."""
     both = np.concatenate([mu.x, mu.y]).astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
-        span = np.float64(np.linalg.norm(both.max(0) - both.min(0)))
+        width = both.max(0) / 2 - both.min(0) / 2  # no overflow for coordinates near 1e308
+        top = float(width.max())
+        # the norm of the widths, scaled by their maximum so that nothing squares to inf
+        span = np.float64(2 * top * np.linalg.norm(width / top)) if top > 0 else np.float64(0)
         bound = span ** np.float64(p)
     if not np.isfinite(bound):
         raise ValueError(f"the cost |x - y|^p reaches {span:.3g}^{p:g}, which overflows float64; "

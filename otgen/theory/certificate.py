@@ -27,7 +27,7 @@ from scipy.spatial.distance import cdist
 from .costs import BLOCK_ENTRIES, pair_costs
 from .neighbours import smallest_k
 from .flows import ExactMasses, exact_flows, exact_northwest, repair_flows
-from .rounding import (U, cost_abs_error, cost_rel_error, down, dot_interval, fraction_down,
+from .rounding import (TINY, U, cost_abs_error, cost_rel_error, down, dot_interval, fraction_down,
                        gamma, interval_mul, pow2_exponent, span_exponent,
                        scale_factor_interval, sum_interval, up)
 
@@ -115,10 +115,20 @@ class ExactProblem:
         if v == 0:
             return 0.0
         lo, hi = scale_factor_interval(self.k, self.p)
-        lo, hi = lo * 2.0 ** -self.ka, hi * 2.0 ** -self.ka  # exact (power of two)
         if direction == "down":
-            return down(v * (lo if v >= 0 else hi))
-        return up(v * (hi if v >= 0 else lo))
+            w = down(v * (lo if v >= 0 else hi))
+        else:
+            w = up(v * (hi if v >= 0 else lo))
+        # times 2^-ka last (v * lo 2^-ka could overflow where the result does not); ldexp is
+        # exact unless the result leaves the normal range, where it rounds to nearest
+        try:
+            r = math.ldexp(w, -self.ka)
+        except OverflowError:
+            r = math.copysign(math.inf, w)
+        if direction == "down":
+            return -math.inf if r == -math.inf else (
+                down(r) if abs(r) < TINY or math.isinf(r) else r)
+        return math.inf if r == math.inf else (up(r) if abs(r) < TINY or math.isinf(r) else r)
 
     def costs(self, rows, cols) -> np.ndarray:
         """Costs of listed pairs, from coordinate differences (normalized units)."""
@@ -429,10 +439,14 @@ def plan_value(P: ExactProblem, i, j, mass=None, flows=None) -> PlanValue:
     C = P.costs(i, j)
     t = fl * C
     lo, hi = _nonneg_sum_bracket(t)
-    upper = up(up(hi * up(1 + 2 * P.eta + 8 * U)) + P.tau) if hi > 0 else P.tau
+    # a product below 2^-1022 (or 0 from nonzero factors) is off by up to 2^-1075 absolute,
+    # outside the relative model: masses down to 2^-1022 times costs below 1 do underflow
+    under = float(np.count_nonzero((t < TINY) & (fl > 0) & (C > 0))) * 2.0 ** -1074
+    upper = up(up(up(hi * up(1 + 2 * P.eta + 8 * U)) + P.tau) + under)
     if residual > 0:
         upper = up(upper + residual)
-    lower = max(0.0, down(down(lo * down(1 - 2 * P.eta - 8 * U)) - P.tau)) if exact else None
+    lower = (max(0.0, down(down(down(lo * down(1 - 2 * P.eta - 8 * U)) - P.tau) - under))
+             if exact else None)
     scale = max(float(C.max(initial=0.0)), cmax)
     return PlanValue(upper, lower, i, j, fl, exact, scale)
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .._validate import array_kind_of, check_balanced, check_positive, check_weights, is_tensor
-from .rounding import (U, dot_interval, down, fraction_down, gamma, span_exponent, sum_interval,
+from .rounding import (TINY, U, dot_interval, down, fraction_down, gamma, span_exponent, sum_interval,
                        up)
 
 
@@ -298,4 +298,5 @@ def certified_gelbrich(x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarra
     mass_lo = fraction_down(sum_interval(a)[0])
     scale = 2.0 ** (-2 * k)  # exact: a power of two
     value = max(value, lower)
-    return value * scale * float(a.sum()), down(lower * mass_lo) * scale
+    low = down(lower * mass_lo) * scale  # exact unless subnormal: then rounded to nearest
+    return value * scale * float(a.sum()), (down(low) if 0 < low < TINY else low)

@@ -326,13 +326,16 @@ class CostGeometry:
         Centring rounds each coordinate by u |x - c| and the matrix-product form adds
         :math:`\gamma_{d+3}(|x|^2 + |y|^2 + 2|x||y|)`, so the squared distance is off by at
         most :math:`E_S = (4\gamma_{d+3} + 8u) R` with :math:`R = \max|x|^2 + \max|y|^2`
-        (centred); the root and power add 8u of the largest cost ``M``:
+        (centred), plus :math:`(3d + 8)\, 2^{-1021}` for results flushed from the subnormal range;
+        the root and power add 8u of the largest cost ``M``:
         :math:`E_S^{p/2} + 8uM` for p <= 2 (Hölder), :math:`\frac p2 (M^{2/p} + E_S)^{p/2 - 1}
         E_S + 8uM` for p > 2.
         """
         d = self.x.shape[1]
         R = self.sq_radius()
-        e_s = up((4 * gamma(d + 3) + 8 * U) * R * (1 + 4 * U))
+        # plus underflow: each of the ~3d + 8 products, squares and sums below 2^-1022 can
+        # be lost entirely (flush_denormals sets subnormal results to 0)
+        e_s = up(up((4 * gamma(d + 3) + 8 * U) * R * (1 + 4 * U)) + (3 * d + 8) * 2.0 ** -1021)
         if self.p == 2:
             return e_s
         M = self.max_cost_bound()

@@ -194,6 +194,11 @@ def mixed_precision_potentials(geom: CostGeometry, geom32, a, b, eps, *, scale,
     return f, g, it32 + it, err
 
 
+#: float32 sweeps only when every cost is below this (beyond, float32 costs overflow to inf
+#: and the annealing never ends)
+FLOAT32_COST_MAX = 1e30
+#: below this cost scale eps (>= 1e-12 of it) would reach the subnormal range
+SINKHORN_MIN_SCALE = 1e-280
 #: up to this many pairs the final lower bound is also certified on the exact inputs (one
 #: cdist pass: ~0.3 s per 1e8 pairs at d = 2), which removes the geometry's rounding term
 TIGHT_DUAL_MAX = 1e8
@@ -208,6 +213,7 @@ def solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, device=None,
     (default 1e-2).  Settings: :class:`~otgen.theory.sinkhorn_config.SinkhornConfig`.
     """
     cfg = (config or SinkhornConfig()).validated()
+    _check_cost_scale(mu, p)
     with flush_denormals():
         geom, geom32 = _geometries(mu, p, cfg, device)
         a, b = mu.a, mass_matched(mu.b, mu.a)
@@ -218,6 +224,19 @@ def solve_sinkhorn(mu: Measures, p: float, *, eps=None, tol=None, device=None,
         run = _SinkhornRun(mu, p, geom, geom32, a, b, cfg, eps, tol, max(diam, 1e-300))
         run.refine()
         return run.result()
+
+
+def _check_cost_scale(mu: Measures, p: float) -> None:
+    """Refuse clouds whose largest cost is below SINKHORN_MIN_SCALE (eps, a fraction of it,
+    would be subnormal); from the coordinate widths, without squaring anything."""
+    both = np.concatenate([mu.x, mu.y]).astype(np.float64)
+    width = float((both.max(0) - both.min(0)).max())
+    if 0 < width and p * math.log2(width) + p * 0.5 * math.log2(both.shape[1] + 1) \
+            < math.log2(SINKHORN_MIN_SCALE):
+        raise ValueError(f"the points span at most {width:.3g} per coordinate, so every cost "
+                         f"is below {SINKHORN_MIN_SCALE:.0e}: Sinkhorn's eps cannot be resolved "
+                         "in float64 at this scale; rescale x and y by s (the OT cost scales "
+                         "by s^p) or use method='exact'")
 
 
 def _geometries(mu: Measures, p: float, cfg: SinkhornConfig, device):
@@ -238,9 +257,10 @@ def _geometries(mu: Measures, p: float, cfg: SinkhornConfig, device):
         geom = MultiscaleGeometry(mu.x, mu.y, p, device=device, dtype=torch.float64)
     else:
         geom = CostGeometry(mu.x, mu.y, p, backend=backend, device=device, dtype=torch.float64)
-    geom32 = (geom.with_dtype(torch.float32)
-              if geom.backend in ("dense", "blocks", "keops") and cfg.sweep_dtype != "float64"
-              else None)
+    geom32 = None
+    if (geom.backend in ("dense", "blocks", "keops") and cfg.sweep_dtype != "float64"
+            and geom.max_cost_bound() < FLOAT32_COST_MAX):
+        geom32 = geom.with_dtype(torch.float32)
     return geom, geom32
 
 

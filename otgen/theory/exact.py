@@ -47,6 +47,8 @@ EXACT_RTOL = 1e-10
 REPAIR_CAP = 2.0 ** -20
 #: the cost cap starts at this multiple of the largest distance the plan provably needs
 CAP_FACTOR = 16.0
+#: the smallest cost cap (dividing by it must not overflow)
+MIN_CAP = 2.0 ** -900
 #: repairs (re-solves on reduced costs) before reporting a non-optimal basis
 MAX_REPAIRS = 2
 
@@ -56,7 +58,7 @@ def first_cap(C: np.ndarray, feasible_max: float = 0.0) -> float:
     some mass at least that far), or ``feasible_max``, the largest cost of some feasible plan,
     if larger."""
     nn = max(float(C.min(1).max()), float(C.min(0).max()))
-    return max(CAP_FACTOR * nn, feasible_max, 2.0 ** -900)
+    return max(CAP_FACTOR * nn, feasible_max, MIN_CAP)
 
 
 def initial_cap(P: ExactProblem, C: np.ndarray) -> float:
@@ -90,6 +92,16 @@ def gap_ok(lower: float, upper: float, P: ExactProblem, cap: float,
     return upper - lower <= rtol * abs(upper) + 64 * U * cap + 8 * P.tau
 
 
+def rounding_scale(cap: float, pv: PlanValue) -> float:
+    """The scale of :func:`gap_ok`'s rounding slack: the cost cap, but at most CAP_FACTOR x the
+    largest cost the plan uses.  A cap raised by one huge entry (costs spanning 1e-300 to
+    1e183) would otherwise excuse any gap: a 3 x 3 matrix LP once came back "converged" with
+    [3e-39, 72.9] around an optimum of 25."""
+    if not pv.cost_scale > 0:  # a free plan: nothing smaller than the cap to measure by
+        return cap
+    return max(min(cap, CAP_FACTOR * pv.cost_scale), pv.cost_scale)
+
+
 def solve_capped(P: ExactProblem, C: np.ndarray, max_iter: int):
     """Solve on capped costs until the cap is not binding; returns (plan, u, v, log, cap)."""
     return capped_emd(P.a, P.b_balanced, C, initial_cap(P, C), max_iter)
@@ -98,6 +110,7 @@ def solve_capped(P: ExactProblem, C: np.ndarray, max_iter: int):
 def capped_emd(a, b, C, cap, max_iter):
     """ot.emd on min(C, cap), the cap raised until no capped pair carries mass (then the plan
     is optimal for C too); returns (plan, u, v, log, cap)."""
+    cap = max(cap, MIN_CAP)
     while True:
         G, u, v, log = _simplex(a, b, C, cap, max_iter)
         i, j = np.nonzero(G)
@@ -120,12 +133,13 @@ def solve_problem(P: ExactProblem, max_iter: int = MAX_ITER) -> SolverOutput:
     converged = log.get("result_code", 1) == 1
     pv, lower, f, g = _certify(P, G, v)
     repairs = 0
-    while (converged and not gap_ok(lower, pv.upper, P, max(cap, pv.cost_scale))
+    while (converged and not gap_ok(lower, pv.upper, P, rounding_scale(cap, pv))
            and repairs < MAX_REPAIRS):
         repairs += 1  # re-solve on the reduced costs of the certified potentials (see above)
         R = C - f[:, None] - g[None, :]
         np.maximum(R, 0.0, out=R)
-        G2, u2, v2, log, _ = capped_emd(P.a, P.b_balanced, R, cap * REPAIR_CAP, max_iter)
+        G2, u2, v2, log, _ = capped_emd(P.a, P.b_balanced, R,
+                                        rounding_scale(cap, pv) * REPAIR_CAP, max_iter)
         pv2, lower2, f2, g2 = _certify(P, G2, g + v2)
         if lower2 > lower:
             lower, f, g = lower2, f2, g2
@@ -133,7 +147,7 @@ def solve_problem(P: ExactProblem, max_iter: int = MAX_ITER) -> SolverOutput:
             pv, G = pv2, G2
         converged = log.get("result_code", 1) == 1
     del C
-    optimal = converged and gap_ok(lower, pv.upper, P, max(cap, pv.cost_scale))
+    optimal = converged and gap_ok(lower, pv.upper, P, rounding_scale(cap, pv))
     if not converged:
         warn_caller(f"network simplex stopped at max_iter={max_iter} before optimality "
                     f"({log.get('warning')}); the returned interval is still certified")

@@ -27,6 +27,7 @@ interval is certified for the *exact* cost of the float64 inputs, as for the Euc
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Callable
 
@@ -35,10 +36,12 @@ import torch
 from scipy.spatial.distance import cdist
 
 from .costs import BLOCK_ENTRIES, cost_matrix, pair_costs, torch_cost
-from .rounding import cost_rel_error, gamma, up
+from .rounding import U, cost_rel_error, gamma, up
 
 #: the methods of ``wasserstein`` that accept costs other than Euclidean powers
 MATRIX_METHODS = frozenset({"auto", "exact"})
+#: |ln s| for every positive double s (subnormals included) is below this
+ROOT_LOG_MAX = 745.0
 #: intermediates of a cost at least this far above 2^-1022 (in log2) cannot underflow
 UNDERFLOW_MARGIN = 60
 
@@ -183,8 +186,10 @@ class Minkowski(GroundCost):
 
     Rounding (scipy's ``cdist``: :math:`(\sum_k |x_k - y_k|^q)^{1/q}`, then ``pow``): each
     term within :math:`(q + 2) u`, the sum within :math:`\gamma_d`, the root and the power
-    within one ulp each, so :math:`|\hat C - C| \le 2\max(p, 1)\gamma_{d + \lceil q\rceil + 6}
-    C` (the factor 2 covers the second-order terms), as long as no intermediate underflows
+    within one ulp each, and the root's exponent ``fl(1/q)`` (not exactly 1/q) moves
+    :math:`s^{1/q}` by up to :math:`|\ln s|\, u / q \le 745 u / q` relative, so
+    :math:`|\hat C - C| \le 2\max(p, 1)(\gamma_{d + \lceil q\rceil + 6} + 745 u / q)\, C`
+    (the factor 2 covers the second-order terms), as long as no intermediate underflows
     (checked: inputs that could underflow are refused).
 
     Parameters
@@ -207,8 +212,13 @@ class Minkowski(GroundCost):
     """
 
     def __init__(self, q: float = 1.0, p: float = 1.0):
-        if not (isinstance(q, (int, float)) and math.isfinite(q) and q >= 1):
+        from .._validate import check_positive
+
+        if isinstance(q, bool) or not isinstance(q, numbers.Real):
+            raise TypeError(f"Minkowski cost needs a real norm exponent q, got {type(q).__name__}")
+        if not (math.isfinite(q) and q >= 1):
             raise ValueError(f"Minkowski cost needs a norm exponent q >= 1 (finite), got q={q!r}")
+        p = check_positive(p, "p")
         if q == 2:
             raise ValueError("Minkowski(q=2) is the Euclidean norm: use cost='euclidean' (or "
                              "cost=None with p), which every method supports")
@@ -224,7 +234,10 @@ class Minkowski(GroundCost):
             D = cdist(x, y, "minkowski", p=self.q)
         if self.p != 1:
             np.power(D, self.p, out=D)
-        rel = up(2 * max(self.p, 1.0) * gamma(x.shape[1] + math.ceil(self.q) + 6))
+        rel = gamma(x.shape[1] + math.ceil(self.q) + 6)
+        if self.q != 1:  # the root pow(s, fl(1/q)): fl(1/q) = (1 + d)/q moves s^(1/q) by
+            rel += ROOT_LOG_MAX * U / self.q  # |ln s| u / q, |ln s| <= 745 for any double
+        rel = up(2 * max(self.p, 1.0) * up(rel))
         return CostMatrix(_finite(D, self.name), rel)
 
     def torch_block(self, x, y):
@@ -312,7 +325,10 @@ class CallableCost(GroundCost):
                              f"{shape}")
         if isinstance(out, torch.Tensor):
             out = out.detach().cpu().numpy()
-        return np.asarray(out, dtype=np.float64)
+        out = np.asarray(out)
+        if not (np.issubdtype(out.dtype, np.floating) or np.issubdtype(out.dtype, np.integer)):
+            raise TypeError(f"cost(x, y) must return real costs, got dtype {out.dtype}")
+        return out.astype(np.float64)
 
     def torch_block(self, x, y):
         return self.fn(x, y)

@@ -240,3 +240,99 @@ def test_high_power_costs_that_underflow_are_still_bracketed(p, method):
     r = wasserstein(x, y, p=p, method=method)
     truth = Fraction(2) ** int(-300 * p) / 2
     assert Fraction(r.lower) <= truth <= Fraction(r.upper)
+
+
+# --- found by an adversarial review (each once broke the interval; exact rational truths) ----
+def _brackets(r, truth: Fraction) -> bool:
+    return Fraction(float(r.lower)) <= truth <= Fraction(float(r.upper))
+
+
+@pytest.mark.parametrize("method", ["exact", "1d"])
+def test_underflowing_mass_times_cost_products(method):
+    """Masses of 2^-900 (normalized to 2^-1000) times costs below 1 underflow: the plan's
+    cost was summed as 0 and the upper bound came back 0 < OT = 2^-900."""
+    from otgen.theory import sliced_wasserstein
+    x, y = np.array([[0.0], [2.0 ** 40]]), np.array([[0.0], [2.0 ** 40 + 1]])
+    a = np.array([2.0 ** 100, 2.0 ** -900])
+    assert _brackets(wasserstein(x, y, a, a, p=2, method=method), Fraction(2) ** -900)
+    assert _brackets(sliced_wasserstein(x, y, a, a, p=2, seed=0), Fraction(2) ** -900)
+
+
+def test_subnormal_plan_products_do_not_raise_the_lower_bound():
+    k, D = 10, round(2 ** -32 * (1 + 1e-4) * 2 ** 49) / 2 ** 49
+    x = np.array([0.0] + [float(i) for i in range(1, k + 1)])[:, None]
+    y = np.array([0.0] + [i + D for i in range(1, k + 1)])[:, None]
+    w = np.array([1.0] + [2.0 ** -1000] * k)
+    truth = k * Fraction(2.0 ** -1000) * Fraction(D) ** 2
+    assert _brackets(wasserstein(x, y, w, w, p=2, method="1d"), truth)
+
+
+def test_ot_cost_near_overflow_and_with_tiny_weights():
+    from otgen.theory import ot_cost
+    r = ot_cost(np.array([[4.4e307, 0.0], [4.4e307, 4.4e307]]), [0.5, 0.5], [0.5, 0.5])
+    assert _brackets(r, Fraction(4.4e307) / 2)  # lower once came back as DBL_MAX
+    r = ot_cost(np.array([[0.0, 2.0 ** 80], [2.0 ** 80, 1.0]]), [1.0, 2.0 ** -1000],
+                [1.0, 2.0 ** -1000])
+    assert _brackets(r, Fraction(2) ** -1000)
+
+
+@pytest.mark.parametrize("q,top", [(3.0, 1e100), (5.0, 1e60)])
+def test_minkowski_root_exponent_rounding(q, top):
+    """scipy takes pow(s, fl(1/q)): fl(1/q) != 1/q moves the root by |ln s| u / q."""
+    from otgen.theory import Minkowski
+    r = wasserstein(np.zeros((1, 1)), np.array([[top]]), cost=Minkowski(q))
+    assert _brackets(r, Fraction(top))
+
+
+def test_ot_cost_spanning_600_orders_is_exact_or_says_so():
+    """Costs 1e-300..1e183: a cost cap raised by the huge entries excused any gap, and a
+    [3e-39, 72.9] interval around an optimum of 25 came back converged (truth: the LP solved
+    in exact rationals by vertex enumeration, 24.965658179646567)."""
+    from otgen.theory import ot_cost
+    M = np.array([[3.1429712060998731e+124, 5.2457809555352850e-300, 1.0432282337028953e+002],
+                  [1.0005327422034925e-038, 8.9474992104516338e-179, 9.2381869222765270e-106],
+                  [5.3604174984661385e+183, 7.4345115876210392e-111, 2.6494157890137324e-211]])
+    a = np.array([0.6985119903183108, 0.4485441007603762, 0.798939490963134])
+    b = np.array([0.33819401832715085, 0.45920042480371576, 1.1486011389109543])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = ot_cost(M, a, b)
+    assert r.upper == pytest.approx(24.965658179646567, rel=1e-12) or not r.converged
+    assert r.lower <= 24.965658179646567 * (1 + 1e-12) <= r.upper * (1 + 2e-12)
+
+
+def test_sinkhorn_refuses_costs_below_float64_resolution_and_never_hangs():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(4, 1)) * 1e-160, rng.normal(size=(4, 1)) * 1e-160
+    with pytest.raises(ValueError, match="rescale x and y"):
+        wasserstein(x, y, p=2, method="sinkhorn")
+    # costs beyond float32's range: float32 sweeps would anneal from eps = inf forever
+    r = wasserstein(x * 1e200, y * 1e200, p=1, method="sinkhorn")
+    exact = wasserstein(x * 1e200, y * 1e200, p=1, method="exact")
+    assert r.lower <= exact.upper and exact.lower <= r.upper
+
+
+def test_noise_averaged_and_penalized_costs_that_underflow():
+    from otgen.theory import encoder_ot, penalized_ot
+    r = encoder_ot(np.array([[1.0, 2.0]]), np.array([[1.0, 2.0]]), lambda u: u, p=2,
+                   decoder_noise=1e-200)
+    assert _brackets(r, 2 * Fraction(1e-200) ** 2)  # d s^2 underflows to 0
+    r = penalized_ot(np.array([[0.1]]), np.array([[0.0]]), lambda u: u, lam=4 * 5e-324,
+                     latent_grid=np.array([[0.1]]))
+    assert _brackets(r, Fraction(4 * 5e-324) * Fraction(0.1))
+    with pytest.raises(ValueError, match="p <= 8"):
+        encoder_ot(np.array([[214.25]]), np.array([[0.0]]), lambda u: u, p=100.0,
+                   decoder_noise=1.0)
+
+
+def test_gaussian_lower_bound_in_the_subnormal_range():
+    w, dl = 5.8783518061391215e-270, 2.683579089375668e-27
+    r = wasserstein(np.array([[0.0]]), np.array([[dl]]), [w], [w], p=2, method="gaussian")
+    assert Fraction(r.lower) <= Fraction(w) * Fraction(dl) ** 2
+
+
+def test_huge_spans_are_not_refused_as_overflowing():
+    """|x - y| up to 2e300 is representable for p <= 1; the overflow check squared it."""
+    r = wasserstein(np.array([[-1e300], [0.0]]), np.array([[1e300], [0.0]]), p=1,
+                    method="exact")
+    assert _brackets(r, Fraction(1e300))

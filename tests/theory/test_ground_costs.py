@@ -281,3 +281,15 @@ def test_encoder_and_penalized_ot_take_cost_objects():
             assert pen.lower - 1e-12 <= truth <= pen.upper + 1e-12
     with pytest.raises(ValueError, match="decoder_noise"):
         encoder_ot(x, z, G, cost="cosine", decoder_noise=0.1)
+
+
+def test_cost_object_validation():
+    with pytest.raises(TypeError, match="real norm exponent"):
+        Minkowski(True)
+    assert Minkowski(np.float32(3)).q == 3.0
+    for p in (-1.0, 0.0, float("nan")):
+        with pytest.raises(ValueError, match="p must be"):
+            Minkowski(3, p)
+    with pytest.raises(TypeError, match="real costs"):
+        wasserstein(np.ones((2, 1)), np.zeros((2, 1)),
+                    cost=lambda u, v: torch.cdist(u, v).to(torch.complex128))
