@@ -24,6 +24,19 @@ def _root(version: bool = typer.Option(False, "--version", callback=_print_versi
     """otgen: certified optimal-transport numbers and the VEGAN-cookbook theorems, checked."""
 
 
+def _threads(threads, distributed: bool = False) -> int:
+    """--threads, else OMP_NUM_THREADS, else the free cores (split between the ranks of a
+    distributed run, which start together: the load average cannot see them yet)."""
+    from ._threads import available_cores, default_threads
+
+    if threads is None and distributed:
+        return max(1, available_cores() // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    try:
+        return default_threads(threads)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 def _load_points(path: Path, name: str):
     from .evaluate import load_points
 
@@ -86,16 +99,21 @@ def evaluate(
     repeats: int = typer.Option(20, "--repeats", help="bootstrap resamples (0: none)"),
     no_curve: bool = typer.Option(False, "--no-curve", help="skip the sample-size curve"),
     cost: str = typer.Option("sqeuclidean", help="ground cost (sqeuclidean: W_2^2 and W_1)"),
+    threads: int = typer.Option(None, help="torch CPU threads (default: OMP_NUM_THREADS, "
+                                           "else the free cores)"),
 ):
     """Compare generated samples with real ones: certified W_2^2 / W_1, Frechet, MMD, KID,
     precision / recall, density / coverage and the sample-size curve, each with its
     uncertainty."""
     from .evaluate import evaluate as run_evaluation, write_report
 
+    from ._threads import torch_threads
+
     real, fake = _load_points(real_path, "REAL"), _load_points(fake_path, "FAKE")
     try:
-        res = run_evaluation(real, fake, cost=cost, features=features, n=n, seed=seed, k=k,
-                             repeats=repeats, curve=not no_curve)
+        with torch_threads(_threads(threads)):
+            res = run_evaluation(real, fake, cost=cost, features=features, n=n, seed=seed,
+                                 k=k, repeats=repeats, curve=not no_curve)
     except (ValueError, TypeError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)
@@ -162,8 +180,8 @@ def train(
     decoder_std: float = typer.Option(0.1, help="VAE Gaussian decoder std s"),
     checkpoint_every: int = typer.Option(200, help="steps between atomic checkpoints"),
     no_resume: bool = typer.Option(False, "--no-resume", help="overwrite an existing run"),
-    threads: int = typer.Option(None, help="torch CPU threads (1 is fastest for small nets "
-                                           "on a busy machine)"),
+    threads: int = typer.Option(None, help="torch CPU threads per process (default: "
+                                           "OMP_NUM_THREADS, else the free cores)"),
     nproc: int = typer.Option(1, "--nproc", help="data-parallel processes on this machine "
                                                  "(torchrun; every model; rank 0 writes the "
                                                  "run directory)"),
@@ -206,8 +224,8 @@ def train(
         raise typer.Exit(launch(nproc, args + (["--no-resume"] if no_resume else [])))
     try:
         res = (fit_distributed if distributed else fit)(
-            cfg, out, progress=sys.stderr.isatty(), resume=not no_resume, threads=threads,
-            device=device)
+            cfg, out, progress=sys.stderr.isatty(), resume=not no_resume,
+            threads=_threads(threads, distributed), device=device)
     except TrainingDivergedError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(3)
@@ -232,7 +250,8 @@ def audit(
     critic_steps: int = typer.Option(1000, help="critic training steps for the dual check"),
     seed: int = typer.Option(None, help="audit seed (default: the run's)"),
     no_plots: bool = typer.Option(False, "--no-plots"),
-    threads: int = typer.Option(None, help="torch CPU threads"),
+    threads: int = typer.Option(None, help="torch CPU threads (default: OMP_NUM_THREADS, "
+                                           "else the free cores)"),
 ):
     """Audit a run against exact OT; writes audit.json, report.md and PNGs into RUN_DIR."""
     from .models.audit import audit_run
@@ -240,7 +259,7 @@ def audit(
     kw = {} if seed is None else {"seed": seed}
     try:
         res = audit_run(run_dir, n=n, n_gen=n_gen, repeats=repeats, critic_steps=critic_steps,
-                        plots=not no_plots, threads=threads, **kw)
+                        plots=not no_plots, threads=_threads(threads), **kw)
     except (ValueError, TypeError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)

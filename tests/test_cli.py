@@ -182,7 +182,7 @@ def test_verify_prints_pass_rows(tmp_path):
     names = [c["name"] for c in checks]
     assert any(n.startswith("exact == assignment") for n in names)
     rows = [ln for ln in res.stdout.splitlines() if ln.startswith(tuple(names))]
-    assert len(rows) == len(checks) == 19 and all(" PASS " in ln for ln in rows)
+    assert len(rows) == len(checks) == 20 and all(" PASS " in ln for ln in rows)
     assert "FAIL" not in res.stdout
     assert f"{len(checks)}/{len(checks)} claims verified" in res.stdout
     assert all(c["passed"] and c["max_error"] <= c["tolerance"] for c in checks)

@@ -17,7 +17,7 @@ THEOREM_CHECKS = [(name, fn) for name, fn in REGISTRY if fn.__module__ == T.__na
 
 def test_every_claim_of_the_issue_is_registered():
     prefixes = {name.split(".")[0] for name, _ in THEOREM_CHECKS}
-    assert prefixes == {"1", "2a", "2b", "3a", "3b", "3c", "4a", "4b", "5a", "5b", "6"}
+    assert prefixes == {"1", "1b", "2a", "2b", "3a", "3b", "3c", "4a", "4b", "5a", "5b", "6"}
 
 
 @pytest.mark.parametrize("name, fn", THEOREM_CHECKS, ids=[n.split(".")[0] for n, _ in
@@ -188,6 +188,7 @@ def test_registry_holds_exactly_the_paper_claims():
         "exact interval on real data (digits 3 vs 8, 64-D) contains sinkhorn",
         "certified intervals hold on hostile layouts",
         "1. Thm A: encoder_ot == W_c(P_X, G#P_Z) (deterministic G)",
+        "1b. Thm A for any cost c: encoder_ot(cost=c) == W_c(P_X, G#P_Z) (cityblock, cosine, L3)",
         "2a. Thm A: W_c(P_X, P_G) <= encoder form (random decoder, population)",
         "2b. Thm A: Gaussian decoder encoder form == W_2^2(P_X, G#P_Z) + d s^2",
         "3a. Thm B: penalized_ot(lam) == W_1(P_X, G#P_Z) for lam >= Lip(G)",

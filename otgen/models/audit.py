@@ -568,7 +568,8 @@ def audit_run(run_dir, *, threads: int | None = None, **kwargs) -> AuditResult:
     ----------
     O. Bousquet et al. The VEGAN cookbook. arXiv:1705.07642, 2017 (Theorems 1 and 3).
     """
-    from .train import load_run, torch_threads
+    from .._threads import torch_threads
+    from .train import load_run
 
     with torch_threads(threads):
         run = load_run(run_dir)

@@ -63,7 +63,8 @@ import torch.distributed as dist
 
 from .._validate import check_int
 from .collective import TorchDistCollective, average_gradients
-from .train import FitResult, TrainConfig, fit_loop, resolve_device, torch_threads
+from .._threads import torch_threads
+from .train import FitResult, TrainConfig, fit_loop, resolve_device
 
 __all__ = ["DistributedStep", "average_gradients", "backend_for", "check_supported",
            "fit_distributed", "free_port", "launch", "under_torchrun"]

@@ -22,13 +22,13 @@ import dataclasses
 import json
 import os
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .._threads import torch_threads
 from .._validate import check_choice, check_int, check_positive
 from .collective import LOCAL
 from .data import DataSplit, get_data
@@ -496,21 +496,6 @@ def fit(config: TrainConfig | None = None, out_dir=None, *, data: DataSplit | No
     dev = resolve_device(device)
     with torch_threads(threads):
         return fit_loop(cfg, out_dir, data, progress, resume, max_steps, device=dev)
-
-
-@contextmanager
-def torch_threads(threads: int | None):
-    """Run a block with ``torch.set_num_threads(threads)`` (None: unchanged), then restore."""
-    if threads is None:
-        yield
-        return
-    check_int(threads, "threads", 1)
-    saved = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(saved)
 
 
 def fit_loop(cfg, out_dir, data, progress, resume, max_steps, *, collective=LOCAL,

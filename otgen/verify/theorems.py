@@ -113,6 +113,31 @@ def check_theorem_a(seed=0):
     return make_check("1. Thm A: encoder_ot == W_c(P_X, G#P_Z) (deterministic G)", errs, LP_RTOL)
 
 
+NAME_1B = "1b. Thm A for any cost c: encoder_ot(cost=c) == W_c(P_X, G#P_Z) (cityblock, cosine, L3)"
+
+
+@register(NAME_1B)
+def check_theorem_a_any_cost(seed=0):
+    """Theorem A holds for every cost c; the truth is POT's network simplex on scipy's cost
+    matrix between the data and the pushed-forward atoms (independent of otgen's solver)."""
+    import ot
+    from scipy.spatial.distance import cdist
+
+    from ..theory import Minkowski
+
+    rng = np.random.default_rng(seed + 150)
+    errs = []
+    costs = [("cityblock", lambda u, v: cdist(u, v, "cityblock")),
+             ("cosine", lambda u, v: cdist(u, v, "cosine")),
+             (Minkowski(3.0), lambda u, v: cdist(u, v, "minkowski", p=3.0))]
+    for k, (x, a, z, b, G, _) in enumerate(_instances(rng, 9)):
+        cost, matrix = costs[k % 3]
+        atoms, w = pushforward(G(z), b)
+        truth = float(ot.emd2(a, mass_matched(w, a), matrix(x, atoms)))
+        errs.append(abs(encoder_ot(x, z, G, a, b, cost=cost).value - truth) / max(truth, 1e-12))
+    return make_check(NAME_1B, errs, LP_RTOL)
+
+
 # --- 2. Theorem A, random decoders ------------------------------------------------------------
 def _w1_to_mixture_1d(x, a, mu, b, s):
     r"""Population :math:`W_1` between :math:`\sum a_i \delta_{x_i}` and
