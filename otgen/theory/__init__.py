@@ -16,8 +16,8 @@ from .result import OTResult
 from .sinkhorn_config import EpsSchedule, SinkhornConfig
 from .sliced import sliced_wasserstein
 from .wasserstein import wasserstein
-from .encoders import (ConditionalMeanDecoder, EncoderOTResult, PenalizedOTResult,
-                       conditional_mean_decoder, encoder_ot, lipschitz_constant, penalized_ot,
+from .encoders import EncoderOTResult, PenalizedOTResult, encoder_ot, penalized_ot
+from .decoders import (ConditionalMeanDecoder, conditional_mean_decoder, lipschitz_constant,
                        sharpness)
 from .information import KLDecomposition, vae_kl_decomposition
 from .population import PopulationCI, population_ci, wasserstein_many

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.special import logsumexp, xlogy
 
 from .._validate import check_points, check_weights, is_tensor
-from .encoders import stds_array
+from .decoders import stds_array
 
 #: tolerance on "sums to one" for probability vectors
 PROB_ATOL = 1e-9
