@@ -20,7 +20,8 @@ from .objectives import (MODELS, GenerativeModel, Objective, TrainingDivergedErr
                          build_model, reconstruction_cost)
 from .penalties import (LatentAdversary, Penalty, gradient_penalty, kl_gaussian, mmd,
                         sinkhorn_penalty, sliced_w2)
-from .train import FitResult, TrainConfig, fit, load_checkpoint, load_run, read_metrics
+from .run_files import load_checkpoint, read_metrics
+from .train import FitResult, TrainConfig, fit, load_run
 from .audit import AuditResult, audit, audit_run, sample_run, sharpness  # noqa: E402  (last:
 # the function `audit` deliberately shadows the submodule name; import helpers from
 # otgen.models.audit with `from otgen.models.audit import ...`)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,8 @@ import torch
 
 from .._threads import torch_threads
 from .._validate import check_choice, check_int, check_positive
+from .run_files import (FORMAT, METRICS, append_metrics, load_checkpoint, save_checkpoint,
+                        truncate_metrics, write_json)
 from .collective import LOCAL
 from .data import DataSplit, get_data
 from .model import COSTS, GenerativeModel
@@ -40,8 +41,6 @@ from .specs.base import OPTIMIZERS
 
 CHECKPOINT = "checkpoint.pt"
 CONFIG = "config.json"
-METRICS = "metrics.jsonl"
-FORMAT = "otgen-checkpoint-v1"
 #: config fields a resume may change (they do not alter the steps already taken)
 RESUMABLE_CHANGES = ("epochs", "checkpoint_every", "log_every")
 
@@ -224,70 +223,6 @@ def _check_optimization(c: TrainConfig) -> None:
     if unknown:
         raise ValueError(f"unknown penalty_options {sorted(unknown)}; expected some of "
                          f"{sorted(PENALTY_OPTIONS)}")
-
-
-# --- checkpoints ------------------------------------------------------------------------------
-def save_checkpoint(path, payload: dict) -> None:
-    """Write ``payload`` with :func:`torch.save` atomically: temp file, fsync, ``os.replace``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        torch.save(payload, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    try:  # make the rename itself durable
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:  # pragma: no cover - directories cannot be fsync-ed on some systems
-        pass
-
-
-def load_checkpoint(path) -> dict:
-    """Read a checkpoint written by :func:`fit`; ValueError if missing, truncated or foreign.
-
-    Parameters
-    ----------
-    path : str or Path
-        A ``checkpoint.pt`` file (``RUN_DIR/checkpoint.pt``).
-
-    Returns
-    -------
-    dict
-        ``format``, ``step``, ``done``, ``config`` (JSON text), ``model`` (state dict, CPU
-        tensors), ``optimizers`` and ``pending_terms``.
-
-    Raises
-    ------
-    ValueError
-        No file, a torn / unreadable file, or not an otgen checkpoint.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> load_checkpoint(pathlib.Path(tempfile.mkdtemp()) / "checkpoint.pt")
-    Traceback (most recent call last):
-    ...
-    ValueError: no checkpoint at ...checkpoint.pt
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"no checkpoint at {path}")
-    try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for torn / foreign files
-        raise ValueError(f"checkpoint {path} is unreadable or truncated ({type(exc).__name__}: "
-                         f"{str(exc)[:200]}); delete it to restart the run from scratch") from None
-    if not isinstance(ck, dict) or ck.get("format") != FORMAT:
-        raise ValueError(f"{path} is not an otgen checkpoint (format "
-                         f"{ck.get('format') if isinstance(ck, dict) else type(ck).__name__!r})")
-    for key in ("step", "config", "model", "optimizers"):
-        if key not in ck:
-            raise ValueError(f"checkpoint {path} lacks the field {key!r}")
-    return ck
 
 
 def _mix(*ints) -> int:
@@ -602,13 +537,13 @@ class _RunDir:
             start, self.resumed = int(ck["step"]), True
             acc = json.loads(ck.get("pending_terms", "{}"))
         if self.writer:
-            _write_json(self.path / CONFIG, cfg.to_dict())
-            _truncate_metrics(self.path / METRICS, start)
+            write_json(self.path / CONFIG, cfg.to_dict())
+            truncate_metrics(self.path / METRICS, start)
         return start, acc
 
     def log(self, line: dict) -> None:
         if self.path is not None and self.writer:
-            _append_metrics(self.path / METRICS, line)
+            append_metrics(self.path / METRICS, line)
 
     def checkpoint(self, cfg, step: int, total: int, spec, acc: dict) -> None:
         """Refuse non-finite parameters (the last checkpoint is kept), then write atomically."""
@@ -672,63 +607,6 @@ def load_run(run_dir, *, data: DataSplit | None = None) -> FitResult:
                          ) from None
     model.eval()
     return FitResult(model, cfg, data, run_dir, int(ck["step"]), None, [])
-
-
-# --- small I/O helpers ------------------------------------------------------------------------
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
-    os.replace(tmp, path)
-
-
-def _append_metrics(path: Path, line: dict) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(line) + "\n")
-
-
-def read_metrics(path) -> list[dict]:
-    """The lines of a metrics.jsonl file (a torn last line, from a kill, is skipped).
-
-    Parameters
-    ----------
-    path : str or Path
-        ``metrics.jsonl`` or the run directory holding it.
-
-    Returns
-    -------
-    list of dict
-        One dict per logged step (``step``, ``epoch``, the mean loss terms, ``time_s``; or an
-        ``event`` line such as ``"diverged"``); empty if the file does not exist.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> read_metrics(tempfile.mkdtemp())
-    []
-    """
-    path = Path(path)
-    if path.is_dir():
-        path = path / METRICS
-    out = []
-    if not path.exists():
-        return out
-    for raw in path.read_text().splitlines():
-        try:
-            out.append(json.loads(raw))
-        except json.JSONDecodeError:
-            continue
-    return out
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Keep only the lines up to ``step`` (those after the checkpoint will be replayed)."""
-    if not path.exists():
-        return
-    keep = [line for line in read_metrics(path) if line.get("step", 0) <= step
-            and line.get("event") is None]
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text("".join(json.dumps(line) + "\n" for line in keep))
-    os.replace(tmp, path)
 
 
 def _terms_text(line: dict) -> str:

@@ -7,7 +7,7 @@ import torch
 from otgen.models import (TrainConfig, TrainingDivergedError, fit, load_checkpoint, load_run,
                           read_metrics)
 from otgen.models.specs import wae
-from otgen.models.train import save_checkpoint
+from otgen.models.run_files import save_checkpoint
 
 from models_testlib import tiny
 
