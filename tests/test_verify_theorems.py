@@ -112,12 +112,12 @@ def test_cli_json_report(tmp_path):
     assert res.exit_code == 0, res.output
     data = json.loads(out.read_text())
     names = [c["name"] for c in data["checks"]]
-    assert names == [n for n, _ in REGISTRY if "Thm A" in n] and len(names) == 3
+    assert names == [n for n, _ in REGISTRY if "Thm A" in n] and len(names) == 4
     for c in data["checks"]:
         assert {"name", "instances", "max_error", "tolerance", "passed"} <= set(c)
         assert isinstance(c["instances"], int) and c["instances"] > 0
         assert c["passed"] is True and c["max_error"] <= c["tolerance"]
-    assert "PASS" in res.output and "3/3 claims verified" in res.output
+    assert "PASS" in res.output and "4/4 claims verified" in res.output
 
 
 def test_cli_exit_code_is_1_when_a_claim_fails(tmp_path):
