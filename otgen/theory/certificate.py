@@ -26,6 +26,7 @@ from scipy.spatial.distance import cdist
 
 from .costs import BLOCK_ENTRIES, pair_costs
 from .neighbours import smallest_k
+from .ground_costs import may_underflow
 from .flows import ExactMasses, exact_flows, exact_northwest, repair_flows
 from .rounding import (TINY, U, cost_abs_error, cost_rel_error, down, dot_interval, fraction_down,
                        gamma, interval_mul, pow2_exponent, span_exponent,
@@ -35,20 +36,6 @@ from .rounding import (TINY, U, cost_abs_error, cost_rel_error, down, dot_interv
 def _weights_exponent(w: np.ndarray) -> int:
     total = float(np.sum(w / 4.0)) * 4.0  # no overflow for weights up to ~1e308
     return pow2_exponent(up(total * (1 + len(w) * U)))
-
-
-def _may_underflow(X: np.ndarray, Y: np.ndarray, p: float) -> bool:
-    """Whether some nonzero cost could reach the subnormal range, where the relative error
-    model fails.  A nonzero coordinate difference is at least ulp(z_min) >= z_min 2^-53 (z_min:
-    the smallest nonzero |coordinate|), so every intermediate of a nonzero cost is at least
-    min(delta^2, delta^p) = delta^max(2, p) for that delta < 1 (taking min(2, p) here let
-    p = 4 costs of 2^-1200 underflow to 0 unaccounted: an upper bound of 0 for a positive OT)."""
-    z = np.abs(np.concatenate([X.ravel(), Y.ravel()]))
-    z = z[z > 0]
-    if not len(z):
-        return False
-    log2_delta = float(np.log2(z.min())) - 53
-    return max(2.0, p) * log2_delta < -1022 + 60
 
 
 @dataclass
@@ -76,7 +63,10 @@ class ExactProblem:
     def __post_init__(self):
         d = self.X.shape[1]
         self.eta = cost_rel_error(d, self.p)
-        underflow = not self.exact_scaling or _may_underflow(self.X, self.Y, self.p)
+        # every intermediate of a nonzero cost is at least delta^max(2, p) for the smallest
+        # nonzero difference delta (taking min(2, p) once let p = 4 costs of 2^-1200 underflow
+        # to 0 unaccounted: an upper bound of 0 for a positive OT)
+        underflow = not self.exact_scaling or may_underflow(self.X, self.Y, max(2.0, self.p))
         self.tau = cost_abs_error(d, self.p) if underflow else 0.0
 
     @classmethod
@@ -115,20 +105,16 @@ class ExactProblem:
         if v == 0:
             return 0.0
         lo, hi = scale_factor_interval(self.k, self.p)
-        if direction == "down":
-            w = down(v * (lo if v >= 0 else hi))
-        else:
-            w = up(v * (hi if v >= 0 else lo))
+        step = down if direction == "down" else up
+        w = step(v * ((lo if v >= 0 else hi) if direction == "down" else (hi if v >= 0 else lo)))
         # times 2^-ka last (v * lo 2^-ka could overflow where the result does not); ldexp is
-        # exact unless the result leaves the normal range, where it rounds to nearest
+        # exact unless the result leaves the normal range, where it rounds to nearest (or
+        # overflows): one more directed step then keeps the bound outward
         try:
             r = math.ldexp(w, -self.ka)
         except OverflowError:
             r = math.copysign(math.inf, w)
-        if direction == "down":
-            return -math.inf if r == -math.inf else (
-                down(r) if abs(r) < TINY or math.isinf(r) else r)
-        return math.inf if r == math.inf else (up(r) if abs(r) < TINY or math.isinf(r) else r)
+        return r if TINY <= abs(r) < math.inf else step(r)
 
     def costs(self, rows, cols) -> np.ndarray:
         """Costs of listed pairs, from coordinate differences (normalized units)."""
@@ -193,7 +179,7 @@ class MatrixProblem(ExactProblem):
         tau = 0.0
         if abs_err > 0:
             tau = max(up(math.ldexp(up(abs_err), k)), 2.0 ** -1074)
-        if k < 0 and np.any((C > 0) & (np.abs(Cn) < 2.0 ** -1022)):
+        if k < 0 and np.any((C > 0) & (np.abs(Cn) < TINY)):
             tau = up(tau + 2.0 ** -1074)
         return cls(np.zeros((n, 0)), np.zeros((m, 0)), np.ldexp(np.asarray(a, np.float64), ka),
                    np.ldexp(np.asarray(b, np.float64), kb), 1.0, k, ka,

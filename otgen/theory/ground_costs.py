@@ -111,16 +111,14 @@ class GroundCost:
         """Differentiable costs of the listed pairs ``c(x[i_k], y[j_k])``, evaluated row
         block by row block of :meth:`torch_block` (closed forms override it)."""
         i, j = torch.as_tensor(np.asarray(i)), torch.as_tensor(np.asarray(j))
-        out = []
+        values = torch.zeros(len(i), dtype=x.dtype, device=x.device)
         rows = max(1, int(BLOCK_ENTRIES // max(len(y), 1)))
         for s in range(0, len(x), rows):
             sel = (i >= s) & (i < s + rows)
             if bool(sel.any()):
                 block = self.torch_block(x[s:s + rows], y)
-                out.append((torch.nonzero(sel)[:, 0], block[i[sel] - s, j[sel]]))
-        values = torch.zeros(len(i), dtype=x.dtype, device=x.device)
-        for where, v in out:
-            values = values.index_put((where.to(x.device),), v.to(x.dtype))
+                values = values.index_put((torch.nonzero(sel)[:, 0].to(x.device),),
+                                          block[i[sel] - s, j[sel]].to(x.dtype))
         return values
 
     def __repr__(self) -> str:

@@ -11,10 +11,9 @@ import torch
 from .._validate import (Measures, check_choice, check_cost_range, check_device, check_int,
                          check_measures, check_positive, is_tensor)
 from .certificate import ExactProblem, monotone_plan_value, projected_coupling_upper
-from .certify import default_directions, dense_plan
+from .certify import default_directions
 from .choose import DENSE_EXACT_MAX, choose_method
 from .closed_form import certified_gelbrich, gelbrich_lower_bound
-from .costs import pair_costs, torch_cost
 from .entropic import solve_sinkhorn
 from .sinkhorn_config import SINKHORN_BACKENDS, SinkhornConfig
 from .exact import pack_result, solve_exact
