@@ -24,7 +24,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_print_versi
     """otgen: certified optimal-transport numbers and the VEGAN-cookbook theorems, checked."""
 
 
-def _threads(threads, distributed: bool = False) -> int:
+def _thread_count(threads, distributed: bool = False) -> int:
     """--threads, else OMP_NUM_THREADS, else the free cores (split between the ranks of a
     distributed run, which start together: the load average cannot see them yet)."""
     from ._threads import available_cores, default_threads
@@ -111,7 +111,7 @@ def evaluate(
 
     real, fake = _load_points(real_path, "REAL"), _load_points(fake_path, "FAKE")
     try:
-        with torch_threads(_threads(threads)):
+        with torch_threads(_thread_count(threads)):
             res = run_evaluation(real, fake, cost=cost, features=features, n=n, seed=seed,
                                  k=k, repeats=repeats, curve=not no_curve)
     except (ValueError, TypeError) as exc:
@@ -225,7 +225,7 @@ def train(
     try:
         res = (fit_distributed if distributed else fit)(
             cfg, out, progress=sys.stderr.isatty(), resume=not no_resume,
-            threads=_threads(threads, distributed), device=device)
+            threads=_thread_count(threads, distributed), device=device)
     except TrainingDivergedError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(3)
@@ -259,7 +259,7 @@ def audit(
     kw = {} if seed is None else {"seed": seed}
     try:
         res = audit_run(run_dir, n=n, n_gen=n_gen, repeats=repeats, critic_steps=critic_steps,
-                        plots=not no_plots, threads=_threads(threads), **kw)
+                        plots=not no_plots, threads=_thread_count(threads), **kw)
     except (ValueError, TypeError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)

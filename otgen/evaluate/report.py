@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._plots import image_grid, pyplot, save_figure
+
 #: (key, label, what it is) of the report table, in order
 ROWS = (("w2sq", "W_2^2", "certified OT cost between the samples (squared Euclidean)"),
         ("w1", "W_1", "certified OT cost between the samples (Euclidean)"),
@@ -26,15 +28,6 @@ ROWS = (("w2sq", "W_2^2", "certified OT cost between the samples (squared Euclid
         ("recall", "recall", "real samples inside the fake k-NN manifold"),
         ("density", "density", "mean number of real k-NN balls around a fake sample, / k"),
         ("coverage", "coverage", "real samples whose k-NN ball holds a fake sample"))
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def write_report(result, out_dir) -> list:
@@ -118,41 +111,21 @@ def sample_grids(result, out: Path) -> list:
     shape = result.settings["image_shape"]
     if not shape or "real_images" not in result.arrays:
         return []
-    from ..models.audit import image_grid
-
     files = []
     for name in ("real", "fake"):
         imgs, path = result.arrays[f"{name}_images"][:64], out / f"samples_{name}.png"
         title = f"{name} samples"
         if len(shape) == 2 or (len(shape) == 3 and shape[2] == 1):
             files.append(image_grid(imgs, tuple(shape[:2]), path, title=title))
-        elif len(shape) == 3 and shape[2] in (3, 4):
-            files.append(rgb_grid(imgs.reshape(-1, *shape)[..., :3], path, title))
+        elif len(shape) == 3 and shape[2] in (3, 4):  # RGB(A): the colour channels
+            rgb = imgs.reshape(-1, *shape)[..., :3]
+            files.append(image_grid(rgb, (*shape[:2], 3), path, title=title))
     return files
-
-
-def rgb_grid(images: np.ndarray, path: Path, title: str, ncol: int = 8) -> Path:
-    """Save colour images ``(n, h, w, 3)`` in [0, 1] as one grid PNG."""
-    plt = _pyplot()
-    n, h, w, _ = images.shape
-    nrow = -(-n // ncol)
-    canvas = np.ones((nrow * (h + 1) + 1, ncol * (w + 1) + 1, 3))
-    for t, im in enumerate(images):
-        r, c = divmod(t, ncol)
-        canvas[1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + c * (w + 1): 1 + c * (w + 1) + w] = im
-    fig, ax = plt.subplots(figsize=(ncol * 0.6 + 0.4, nrow * 0.6 + 0.6))
-    ax.imshow(np.clip(canvas, 0, 1), interpolation="nearest")
-    ax.axis("off")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
 
 
 def curve_plot(result, path: Path) -> Path:
     """One panel per quantity: mean +- std over subsamples against n, the fit dashed."""
-    plt = _pyplot()
+    plt = pyplot()
     c = result.sample_size_curve
     sizes = np.asarray(c["sizes"], np.float64)
     fig, axes = plt.subplots(2, 5, figsize=(17, 6.5))
@@ -172,15 +145,12 @@ def curve_plot(result, path: Path) -> Path:
         ax.set_xlabel("n per side", fontsize=8)
     fig.suptitle("sample-size curve: mean +- std over subsamples at n/8, n/4, n/2; the full "
                  "sample at n (dashed: power-law fit, none for the unbiased MMDs)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=90)
 
 
 def projection_plot(result, path: Path) -> Path:
     """Real vs fake on the first two principal axes, the longest OT moves drawn."""
-    plt = _pyplot()
+    plt = pyplot()
     x, y = result.arrays["real"], result.arrays["fake"]
     both = np.concatenate([x, y])
     mean = both.mean(0)
@@ -199,7 +169,4 @@ def projection_plot(result, path: Path) -> Path:
                                                 f"(length {length[-1]:.3g} to {length[0]:.3g})")
     ax.legend(fontsize=7)
     ax.set_title("PCA projection of the features", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

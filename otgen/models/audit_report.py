@@ -7,12 +7,12 @@ here measures anything: the numbers come from :func:`otgen.models.audit.audit`.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .._plots import image_grid, pyplot, save_figure
 from .._validate import check_int
 
 __all__ = ["critic_plot", "image_grid", "markdown", "sample_run", "write_report"]
@@ -98,52 +98,16 @@ def _md_dual(dual: dict) -> list:
 
 
 # --- figures ----------------------------------------------------------------------------------
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    _pyplot().close(fig)
-    return Path(path)
-
-
-def image_grid(images, image_shape, path, *, ncol: int = 8, title: str | None = None):
-    """Save a grid of flattened images (values in [0, 1]) as a PNG."""
-    plt = _pyplot()
-    x = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
-    if len(x) == 0:
-        raise ValueError("image_grid needs at least one image")
-    h, w = image_shape
-    nrow = math.ceil(len(x) / ncol)
-    canvas = np.ones((nrow * (h + 1) + 1, ncol * (w + 1) + 1))
-    for k, im in enumerate(x.reshape(-1, h, w)):
-        r, c = divmod(k, ncol)
-        canvas[1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + c * (w + 1): 1 + c * (w + 1) + w] = im
-    fig, ax = plt.subplots(figsize=(ncol * 0.6 + 0.4, nrow * 0.6 + (0.6 if title else 0.3)))
-    ax.imshow(np.clip(canvas, 0, 1), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
-    ax.axis("off")
-    if title:
-        ax.set_title(title, fontsize=9)
-    return _save(fig, path)
-
-
 def _scatter(path, clouds: list, title: str | None = None) -> Path:
     """A 2-D scatter plot of ``clouds`` = [(points (n, 2), label, alpha), ...] saved at path."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     for pts, label, alpha in clouds:
         ax.scatter(*pts.T, s=4, alpha=alpha, label=label)
     ax.legend(fontsize=7)
     if title:
         ax.set_title(title, fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _plots(result, out_dir, data, critics) -> list:
@@ -176,7 +140,7 @@ def _plots(result, out_dir, data, critics) -> list:
 def critic_plot(critic, result, name, path):
     """2-D data: the critic f / Lip over the plane, and f / Lip vs the exact Kantorovich
     potential at the sample points (both shifted to mean zero)."""
-    plt = _pyplot()
+    plt = pyplot()
     a, d = result.arrays, result.metrics["dual"]
     lip = d[name]["lipschitz"] or 1.0
     pts = np.concatenate([a["x"], a["y_prior"]])
@@ -206,7 +170,7 @@ def critic_plot(critic, result, name, path):
     axs[1].set_title(f"f/Lip: {d[name]['lower_bound']:.4g}, c-transform: "
                      f"{d[name]['lower_bound_ctransform']:.4g}, exact W_1: {d['w1_exact']:.4g}",
                      fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def sample_run(run_dir, n: int = 64, out=None, *, seed: int = 0):

@@ -83,11 +83,16 @@ def load_checkpoint(path) -> dict:
 
 
 # --- small I/O helpers ------------------------------------------------------------------------
-def write_json(path: Path, obj) -> None:
-    """Write ``obj`` as JSON atomically (temp file, ``os.replace``)."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` by ``text`` atomically (temp file, ``os.replace``)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
+    tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def write_json(path: Path, obj) -> None:
+    """Write ``obj`` as JSON atomically."""
+    write_text_atomic(path, json.dumps(obj, indent=2))
 
 
 def append_metrics(path: Path, line: dict) -> None:
@@ -136,8 +141,6 @@ def truncate_metrics(path: Path, step: int) -> None:
         return
     keep = [line for line in read_metrics(path) if line.get("step", 0) <= step
             and line.get("event") is None]
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text("".join(json.dumps(line) + "\n" for line in keep))
-    os.replace(tmp, path)
+    write_text_atomic(path, "".join(json.dumps(line) + "\n" for line in keep))
 
 
