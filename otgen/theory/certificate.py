@@ -161,6 +161,11 @@ class MatrixProblem(ExactProblem):
     abs_err: float = 0.0
 
     @classmethod
+    def from_cost(cls, cm, a, b) -> "MatrixProblem":
+        """From a :class:`~otgen.theory.ground_costs.CostMatrix` (values and rounding bound)."""
+        return cls.from_matrix(cm.C, a, b, rel_err=cm.rel_err, abs_err=cm.abs_err)
+
+    @classmethod
     def from_matrix(cls, C, a, b, rel_err: float = 0.0, abs_err: float = 0.0) -> "MatrixProblem":
         """``C`` within ``rel_err C + abs_err`` of the exact costs (caller's units).  Scaling C
         by 2^k is exact unless it pushes entries below 2^-1022, which adds half a subnormal

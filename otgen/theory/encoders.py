@@ -212,8 +212,7 @@ def _cost_problem(x, y, a, b, ground: GroundCost, s: float, arrays) -> ExactProb
         if s > 0:
             raise ValueError(f"decoder_noise > 0 needs a Euclidean cost |x - y|^p (its noise "
                              f"average has a closed form), got cost {ground.name!r}")
-        cm = ground.matrix(x, y)
-        return MatrixProblem.from_matrix(cm.C, a, b, rel_err=cm.rel_err, abs_err=cm.abs_err)
+        return MatrixProblem.from_cost(ground.matrix(x, y), a, b)
     check_cost_range(Measures(x, y, a, b, arrays), p)
     if s == 0:
         return ExactProblem.build(x, y, a, b, p)

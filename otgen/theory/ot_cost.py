@@ -119,5 +119,4 @@ def _check_matrix(M) -> np.ndarray:
 def solve_matrix(cm: CostMatrix, a: np.ndarray, b: np.ndarray,
                  max_iter: int = MAX_ITER) -> SolverOutput:
     """The exact LP for a cost matrix with its error bound (numpy fields)."""
-    return solve_problem(MatrixProblem.from_matrix(cm.C, a, b, rel_err=cm.rel_err,
-                                                   abs_err=cm.abs_err), max_iter)
+    return solve_problem(MatrixProblem.from_cost(cm, a, b), max_iter)
