@@ -7,8 +7,8 @@ couplings of ``gaussian`` and ``sliced``) returns is computed here, under the er
 * :class:`ExactProblem` -- the problem in normalized units: the original coordinates times a
   power of two (never re-centred: centring rounds), weights times a power of two, and the exact
   integer masses.
-* :func:`certified_ctransform` -- :math:`f_i \le \min_j C_{ij} - g_j` *exactly*, from costs of
-  coordinate differences (``cdist``), each candidate lowered by its rounding bound.
+* the certified c-transform -- :math:`f_i \le \min_j C_{ij} - g_j` *exactly*: in
+  :mod:`otgen.theory.ctransform`, with otgen's other c-transforms.
 * :func:`dual_value` -- :math:`\sum_i a_i f_i + \sum_j \tilde b_j g_j`, summed exactly and rounded
   down.
 * :func:`plan_value` -- the cost of an exactly feasible coupling on a plan's support (exact
@@ -21,15 +21,13 @@ from dataclasses import dataclass, field, replace
 from math import fsum
 
 import numpy as np
-import torch
 from scipy.spatial.distance import cdist
 
 from .costs import BLOCK_ENTRIES, pair_costs
-from .neighbours import smallest_k
 from .ground_costs import may_underflow
 from .flows import ExactMasses, exact_flows, exact_northwest, repair_flows
 from .rounding import (TINY, U, cost_abs_error, cost_rel_error, down, dot_interval, fraction_down,
-                       gamma, interval_mul, pow2_exponent, span_exponent,
+                       interval_mul, pow2_exponent, span_exponent,
                        scale_factor_interval, sum_interval, up)
 
 
@@ -204,144 +202,6 @@ class MatrixProblem(ExactProblem):
         return self.C[rows, cols]
 
 
-def certified_ctransform(P: ExactProblem, g: np.ndarray, transpose: bool = False,
-                         return_index: bool = False, gram: bool = False, candidates: int = 1,
-                         below: np.ndarray | None = None):
-    r"""Potentials :math:`f_i \le \min_j (C_{ij} - g_j)` for the exact costs (``transpose``:
-    over i for each column), and the argmins of the computed values.
-
-    Each block of costs is lowered by its rounding bound before the minimum, and the minimum by
-    the rounding of the subtraction: :math:`C - g \ge \hat w - 2u|\hat w| - \tau` for
-    :math:`\hat w = fl(fl(\hat C (1 - \omega)) - g)`, :math:`\omega = \eta + 4u`.
-    ``gram=True`` (points, p = 2 only) evaluates the costs by BLAS instead, see
-    :func:`gram_ctransform`.  ``candidates = k > 1`` (with ``return_index``) also returns the
-    k smallest computed values per row and their indices, ``(f, idx (n, k), vals (n, k))``:
-    search candidates, not bounds (column 0 is the argmin).  With ``below`` (one threshold per
-    row) only rows whose computed minimum is below it get candidates beyond the argmin (the
-    others' extra columns are ``inf`` / -1): a top-k of every row costs ~4x an argmin.
-    """
-    if gram:
-        return gram_ctransform(P, g, transpose, return_index, candidates, below)
-    n_out, n_in = P.shape[::-1] if transpose else P.shape
-    g = np.asarray(g, dtype=np.float64)
-    shrink = 1.0 - (P.eta + 4 * U)
-    rows = max(1, int(BLOCK_ENTRIES // max(n_in, 1)))
-    k = max(1, min(candidates, n_in))
-    vals, idx = np.empty((n_out, k)), np.empty((n_out, k), dtype=np.int64)
-    buf = np.empty((min(rows, n_out), n_in))
-    for s in range(0, n_out, rows):
-        W = P.cost_rows(s, s + rows, transpose, out=buf[:min(rows, n_out - s)])
-        W *= shrink
-        W -= g[None, :]
-        vals[s:s + rows], idx[s:s + rows] = _smallest(W, k, None if below is None
-                                                      else below[s:s + rows])
-    f = vals[:, 0] - (4 * U * np.abs(vals[:, 0]) + 2 * P.tau)
-    return _ctransform_output(f, idx, vals, return_index, candidates)
-
-
-def _smallest(W, k: int, below=None):
-    """The k smallest entries of each row of a block (numpy or torch) and their columns,
-    ascending; with ``below``, beyond the minimum only for rows whose minimum is below it."""
-    W = W.numpy() if isinstance(W, torch.Tensor) else W
-    i1 = W.argmin(axis=1)
-    v1 = W[np.arange(len(i1)), i1]
-    if k == 1:
-        return v1[:, None], i1[:, None]
-    vals = np.full((len(W), k), np.inf)
-    idx = np.full((len(W), k), -1, dtype=np.int64)
-    vals[:, 0], idx[:, 0] = v1, i1
-    rows = np.arange(len(W)) if below is None else np.flatnonzero(v1 < below)
-    if len(rows):
-        v, i = smallest_k(torch.as_tensor(W[rows] if len(rows) < len(W) else W), k)
-        vals[rows], idx[rows] = v.numpy(), i.numpy()
-    return vals, idx
-
-
-def _ctransform_output(f, idx, vals, return_index, candidates):
-    if not return_index:
-        return f
-    if candidates > 1:
-        return f, idx, vals
-    return f, idx[:, 0]
-
-
-def _centred(P: ExactProblem, transpose: bool):
-    r"""Both clouds minus the midpoint of their joint bounding box (rounded), and upper bounds
-    rho on the norms of the rounded rows: :math:`|x'_i| \le \rho_i`."""
-    A, B = (P.Y, P.X) if transpose else (P.X, P.Y)
-    both = np.concatenate([A, B])
-    c = (both.min(0) + both.max(0)) / 2
-    A1, B1 = A - c, B - c
-    d = A.shape[1]
-    grow = up(1 + 2 * gamma(d + 1))
-    ra = np.sqrt((A1 * A1).sum(1) * grow) * up(1 + 4 * U)
-    rb = np.sqrt((B1 * B1).sum(1) * grow) * up(1 + 4 * U)
-    return A1, B1, ra, rb
-
-
-def gram_error(P: ExactProblem, rho: np.ndarray, rho_max: float, g_max: float) -> np.ndarray:
-    r"""Bound on :math:`|fl(C_{ij} - g_j) - (C_{ij} - g_j)|` for every j, per row i, of the BLAS
-    evaluation (see :func:`gram_ctransform`): :math:`\gamma_{d+6} (\rho_i + \max_j \rho_j)^2
-    + \gamma_3 \max_j |g_j|`, plus the subnormal floor of the d products."""
-    d = P.X.shape[1]
-    floor = (2 * d + 8) * 2.0 ** -1074
-    return ((rho + rho_max) ** 2 * up(gamma(d + 6) * up(1 + 8 * U))
-            + up(gamma(3) * g_max * up(1 + 4 * U)) + floor)
-
-
-def gram_dual_loss(P: ExactProblem, g_max: float = 0.0) -> float:
-    """How much :func:`gram_ctransform`'s rounding bound lowers a dual value, at most (an
-    estimate in normalized units, to decide whether the BLAS form is accurate enough)."""
-    loss = 0.0
-    for transpose, w in ((False, P.a), (True, P.b)):
-        _, _, ra, rb = _centred(P, transpose)
-        loss = max(loss, float(np.dot(w, gram_error(P, ra, float(rb.max(initial=0.0)), g_max))))
-    return loss
-
-
-def gram_ctransform(P: ExactProblem, g: np.ndarray, transpose: bool = False,
-                    return_index: bool = False, candidates: int = 1,
-                    below: np.ndarray | None = None):
-    r""":func:`certified_ctransform` for p = 2 by BLAS matrix products (d >= 8: ~10x faster
-    than ``cdist`` at d = 64), with an absolute rounding bound.
-
-    Both clouds are centred at a rounded midpoint c: :math:`x' = fl(x - c)` is within
-    :math:`u |x'|/(1-u)` of :math:`x - c` (coordinatewise relative error u), so
-    :math:`|x - y|^2 \ge |x' - y'|^2 - 2\gamma_1(\rho_i + \rho_j)^2` with
-    :math:`\rho \ge |x'|`.  Then, with :math:`s_i = fl(|x'_i|^2)`, :math:`t_j = fl(|y'_j|^2)`,
-    the block is :math:`w_{ij} = fl(fl((-2x'_i)^T y'_j) + fl(t_j - g_j))` and the row value
-    :math:`fl(\min_j w_{ij} + s_i)`.  A dot product in any summation order (BLAS blocking,
-    SIMD lanes, FMA) is within :math:`\gamma_d \sum_k |x'_k y'_k| \le \gamma_d \rho_i \rho_j`
-    (Higham 2002, eq. 3.5), the squared norms within :math:`\gamma_d`, and the two roundings of
-    the additions within u of their (bounded) operands: in all
-    :math:`|w_{ij} + s_i - (C_{ij} - g_j)| \le \gamma_{d+6} (\rho_i + \rho_j)^2
-    + \gamma_3 |g_j|` (:func:`gram_error`).  The last addition's rounding is covered as in
-    :func:`certified_ctransform`.  The error is absolute: fine for a tolerance, not for costs far
-    below :math:`u \rho^2` (far clusters), where callers keep ``cdist``.
-    """
-    A1, B1, ra, rb = _centred(P, transpose)
-    g = np.asarray(g, dtype=np.float64)
-    sa, sb = (A1 * A1).sum(1), (B1 * B1).sum(1)
-    rows = max(1, int(BLOCK_ENTRIES // max(len(B1), 1)))
-    k = max(1, min(candidates, len(B1)))
-    A2 = torch.as_tensor(A1 * -2.0)  # exact
-    Bt = torch.as_tensor(B1).T
-    h = torch.as_tensor(sb - g)[None, :]
-    vals, idx = np.empty((len(A1), k)), np.empty((len(A1), k), dtype=np.int64)
-    W = torch.empty((min(rows, len(A1)), len(B1)), dtype=torch.float64)
-    for s in range(0, len(A1), rows):
-        w = W[:len(A2[s:s + rows])]
-        torch.matmul(A2[s:s + rows], Bt, out=w)
-        w.add_(h)
-        # w + s_i is the row's value: the threshold moves by -s_i
-        vals[s:s + rows], idx[s:s + rows] = _smallest(
-            w, k, None if below is None else below[s:s + rows] - sa[s:s + rows])
-    vals += sa[:, None]
-    err = gram_error(P, ra, float(rb.max(initial=0.0)), float(np.abs(g).max(initial=0.0)))
-    f = vals[:, 0] - (4 * U * np.abs(vals[:, 0]) + err * up(1 + 4 * U))
-    return _ctransform_output(f, idx, vals, return_index, candidates)
-
-
 def dual_value(P: ExactProblem, f: np.ndarray, g: np.ndarray) -> float:
     r"""Lower-rounded :math:`\sum_i a_i f_i + \sum_j \tilde b_j g_j` (normalized units) for
     potentials already known feasible (:math:`f_i + g_j \le C_{ij}` exactly)."""
@@ -350,27 +210,6 @@ def dual_value(P: ExactProblem, f: np.ndarray, g: np.ndarray) -> float:
     sa, sb = sum_interval(P.a), sum_interval(P.b)
     rho = (sa[0] / sb[1], sa[1] / sb[0])
     return fraction_down(lo_a + interval_mul(rho, bg)[0])
-
-
-def recentred(g: np.ndarray) -> np.ndarray:
-    """g minus its median.  (f + c, g - c) has the same dual value and feasibility, and the
-    rounding bound of a c-transform grows with |f| and |g|: solvers' potentials carry arbitrary
-    offsets (POT's can be ~1e3 times the answer), so the certificate is evaluated in the frame
-    where they are small."""
-    return g - np.median(g) if len(g) else g
-
-
-def certified_dual(P: ExactProblem, g: np.ndarray, double: bool = True,
-                   return_index: bool = False):
-    """Lower bound from a column potential g: ``(lower, f, g')`` with ``f = g^c`` of the
-    recentred g and, with ``double``, ``g' = f^c`` (which can only raise the bound); all exactly
-    feasible.  ``return_index`` appends the argmins of the first c-transform (per row)."""
-    g = recentred(g)
-    f, idx = certified_ctransform(P, g, return_index=True)
-    if double:
-        g = certified_ctransform(P, f, transpose=True)
-    out = (dual_value(P, f, g), f, g)
-    return (*out, idx) if return_index else out
 
 
 @dataclass

@@ -4,8 +4,8 @@ Weak duality gives both sides cheaply:
 
 * **lower** -- for any potential :math:`f`, the pair :math:`(f^{cc}, f^{c})` with
   :math:`f^c_j = \min_i C_{ij} - f_i` is dual feasible, so
-  :math:`\langle a, f^{cc}\rangle + \langle b, f^{c}\rangle \le \mathrm{OT}`.
-  One or two min-reductions over the cost matrix (O(n + m) memory with blocks or KeOps).
+  :math:`\langle a, f^{cc}\rangle + \langle b, f^{c}\rangle \le \mathrm{OT}`
+  (:func:`otgen.theory.ctransform.dual_lower_bound`).
 * **upper** -- the cost of any coupling with marginals exactly (a, b).  Approximate plans are
   first rounded onto the transport polytope (Altschuler, Weed & Rigollet 2017, Alg. 2).
   A plan-free alternative is the *projected quantile coupling*: the monotone (north-west
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .costs import CostGeometry, pair_costs
-from .rounding import U, dot_interval, fraction_down, gamma, up
+from .rounding import U, gamma, up
 
 
 #: plans with at most this many entries are returned dense; larger ones only as their support
@@ -39,30 +39,6 @@ def dense_plan(i, j, mass, n: int, m: int, max_entries: float = DENSE_PLAN_MAX):
     plan = np.zeros((n, m))
     np.add.at(plan, (i, j), mass)
     return plan
-
-
-def dual_lower_bound(geom: CostGeometry, a, b, f):
-    """Certified lower bound from a row potential ``f`` by a double c-transform.
-
-    Returns ``(lower, f_cc, g_c)`` with ``f_cc_i + g_c_j <= C_ij`` for all i, j *for the
-    exact costs*: the geometry's costs are within ``E = geom.cost_error()`` of them and each
-    subtraction rounds by u |C - g|, so ``f_cc`` is lowered by ``E + 4u |f_cc| + 4u max|g|``;
-    the dual value is then summed exactly (:func:`otgen.theory.rounding.dot_interval`) and
-    rounded down.  ``b`` must be the balanced weights (sum(b) = sum(a)).
-    """
-    g_c = geom.cmin(f, transpose=True)          # g_j = min_i C_ij - f_i
-    f_cc = geom.cmin(g_c)                       # f_i = min_j C_ij - g_j  (>= f, still feasible)
-    f_np = f_cc.double().cpu().numpy()
-    g_np = g_c.double().cpu().numpy()
-    slack = up(geom.cost_error() + 4 * U * float(np.abs(g_np).max()))
-    f_np = f_np - (4 * U * np.abs(f_np) + slack) * (1 + 4 * U)
-    # sum(a) = sum(b) holds only to rounding: the exact dual of (a, b~) uses b~ = b sum a / sum b,
-    # which is within 2 u b of b; the extra term bounds that difference
-    lo = fraction_down(dot_interval(np.asarray(a, np.float64), f_np)[0]
-                       + dot_interval(np.asarray(b, np.float64), g_np)[0])
-    mismatch = up(2 * (len(f_np) + len(g_np) + 4) * U
-                  * float(np.dot(np.asarray(b, np.float64), np.abs(g_np))))
-    return lo - mismatch, geom.as_tensor(f_np), g_c
 
 
 def rounded_plan_cost(geom: CostGeometry, a, b, u, v, eps, plan_cost=False):

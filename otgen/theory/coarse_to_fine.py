@@ -42,10 +42,9 @@ from scipy.spatial import cKDTree
 from .._validate import mass_matched
 from .certify import default_directions, northwest_coupling
 from .costs import BLOCK_ENTRIES, cost_blocks, cost_matrix, pair_costs
-from .exact import capped_emd, first_cap
 from .neighbours import nearest_neighbours
 from .progress import logger
-from .simplex import MAX_ITER, SparsePlan, sparse_emd
+from .simplex import MAX_ITER, SparsePlan, dense_emd, first_cap, sparse_emd
 
 #: at most this many clusters per cloud at the coarsest level (its dense LP: ~0.4 s at 2,000)
 COARSEST = 2000
@@ -122,7 +121,7 @@ def neighbour_edges(x, y, plan: SparsePlan, k: int) -> np.ndarray:
 def violated_edges(x, y, u, v, p: float, k: int) -> np.ndarray:
     """The ``k`` most negative reduced costs :math:`C_{ij} - u_i - v_j` of every row and every
     column (brute force over blocks; negative ones only), as edge codes."""
-    n, m = len(x), len(y)
+    m = len(y)
     out = []
     for A, B, f, g, transpose in ((x, y, u, v, False), (y, x, v, u, True)):
         kk = min(k, len(B))
@@ -166,8 +165,8 @@ def coarse_to_fine(x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, p
     wb = mass_matched(wb, wa)
     C = cost_matrix(cx, cy, p)
     feasible = backbone_edges(cx, cy, wa, wb)
-    G, _, _, _, cap = capped_emd(wa, wb, C, first_cap(C, float(C.ravel()[feasible].max())),
-                                 MAX_ITER)
+    G, _, _, _, cap = dense_emd(wa, wb, C, first_cap(C, float(C.ravel()[feasible].max())),
+                                MAX_ITER)
     gi, gj = np.nonzero(G)
     plan = SparsePlan(gi, gj, G[gi, gj], np.zeros(0), np.zeros(0), cap)
     if len(sizes) > 1:

@@ -28,8 +28,9 @@ import numpy as np
 import torch
 
 from .._validate import Measures, mass_matched
-from .certificate import ExactProblem, certified_dual
-from .certify import DENSE_PLAN_MAX, dual_lower_bound, rounded_plan_cost
+from .certificate import ExactProblem
+from .certify import DENSE_PLAN_MAX, rounded_plan_cost
+from .ctransform import certified_dual, dual_lower_bound
 from .costs import CostGeometry
 from .multiscale import (MULTISCALE_MAX_DIM, MultiscaleGeometry, multiscale_pays,
                          multiscale_potentials)

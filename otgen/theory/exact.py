@@ -23,20 +23,19 @@ absolute precision becomes relative to that level.
 """
 from __future__ import annotations
 
-import warnings
 from math import fsum
 
 import numpy as np
-import ot
 
 from .._validate import Measures
-from .certificate import ExactProblem, PlanValue, certified_dual, plan_value
+from .certificate import ExactProblem, PlanValue, plan_value
+from .ctransform import certified_dual
 from .certify import northwest_coupling
 from .plans import SparseCoupling
 from .progress import warn_caller
 from .result import SolverOutput
 from .rounding import U
-from .simplex import MAX_ITER
+from .simplex import CAP_FACTOR, MAX_ITER, dense_emd, first_cap
 
 #: certified relative gap below which the simplex's answer is declared optimal.  The bounds' own
 #: rounding is ~1e-14 relative; POT's potentials are accurate to ~1e-12 of the cost cap (tree
@@ -45,20 +44,8 @@ EXACT_RTOL = 1e-10
 #: a repair caps the reduced costs at this fraction of the cap: they are ~0 wherever the plan
 #: can move, and POT's absolute precision then becomes relative to a much smaller scale
 REPAIR_CAP = 2.0 ** -20
-#: the cost cap starts at this multiple of the largest distance the plan provably needs
-CAP_FACTOR = 16.0
-#: the smallest cost cap (dividing by it must not overflow)
-MIN_CAP = 2.0 ** -900
 #: repairs (re-solves on reduced costs) before reporting a non-optimal basis
 MAX_REPAIRS = 2
-
-
-def first_cap(C: np.ndarray, feasible_max: float = 0.0) -> float:
-    """A first cost cap: CAP_FACTOR x the largest nearest-partner cost (every coupling moves
-    some mass at least that far), or ``feasible_max``, the largest cost of some feasible plan,
-    if larger."""
-    nn = max(float(C.min(1).max()), float(C.min(0).max()))
-    return max(CAP_FACTOR * nn, feasible_max, MIN_CAP)
 
 
 def initial_cap(P: ExactProblem, C: np.ndarray) -> float:
@@ -69,17 +56,6 @@ def initial_cap(P: ExactProblem, C: np.ndarray) -> float:
         i, j, _ = northwest_coupling(P.X[:, 0], P.Y[:, 0], P.a, P.b_balanced)
         nw = float(P.costs(i, j).max())
     return first_cap(C, nw)
-
-
-def _simplex(a, b, C, cap, max_iter, init=None):
-    """ot.emd on min(C, cap) / cap; returns (plan, u, v, log) with potentials in C's units."""
-    Cc = np.minimum(C, cap)
-    Cc /= cap
-    kw = {} if init is None else {"potentials_init": (init[0] / cap, init[1] / cap)}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        G, log = ot.emd(a, b, Cc, numItermax=max_iter, log=True, **kw)
-    return np.asarray(G), np.asarray(log["u"]) * cap, np.asarray(log["v"]) * cap, log
 
 
 def gap_ok(lower: float, upper: float, P: ExactProblem, cap: float,
@@ -104,20 +80,7 @@ def rounding_scale(cap: float, pv: PlanValue) -> float:
 
 def solve_capped(P: ExactProblem, C: np.ndarray, max_iter: int):
     """Solve on capped costs until the cap is not binding; returns (plan, u, v, log, cap)."""
-    return capped_emd(P.a, P.b_balanced, C, initial_cap(P, C), max_iter)
-
-
-def capped_emd(a, b, C, cap, max_iter):
-    """ot.emd on min(C, cap), the cap raised until no capped pair carries mass (then the plan
-    is optimal for C too); returns (plan, u, v, log, cap)."""
-    cap = max(cap, MIN_CAP)
-    while True:
-        G, u, v, log = _simplex(a, b, C, cap, max_iter)
-        i, j = np.nonzero(G)
-        used = float(C[i, j].max()) if len(i) else 0.0
-        if used < cap or cap >= float(C.max()):
-            return G, u, v, log, cap
-        cap = max(CAP_FACTOR * cap, 2 * used)
+    return dense_emd(P.a, P.b_balanced, C, initial_cap(P, C), max_iter)
 
 
 def solve_exact(mu: Measures, p: float, max_iter: int = MAX_ITER) -> SolverOutput:
@@ -138,8 +101,8 @@ def solve_problem(P: ExactProblem, max_iter: int = MAX_ITER) -> SolverOutput:
         repairs += 1  # re-solve on the reduced costs of the certified potentials (see above)
         R = C - f[:, None] - g[None, :]
         np.maximum(R, 0.0, out=R)
-        G2, u2, v2, log, _ = capped_emd(P.a, P.b_balanced, R,
-                                        rounding_scale(cap, pv) * REPAIR_CAP, max_iter)
+        G2, u2, v2, log, _ = dense_emd(P.a, P.b_balanced, R,
+                                       rounding_scale(cap, pv) * REPAIR_CAP, max_iter)
         pv2, lower2, f2, g2 = _certify(P, G2, g + v2)
         if lower2 > lower:
             lower, f, g = lower2, f2, g2

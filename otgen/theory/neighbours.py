@@ -1,13 +1,9 @@
-r"""Exact nearest-neighbour searches the sparse solver needs: plain k nearest neighbours, and
-the c-transform :math:`\min_j \|x_i - y_j\|^p - g_j` with its k best partners.
+r"""Exact nearest-neighbour searches the sparse solver needs: the k nearest neighbours of
+each point (k-d tree in low dimension, blockwise brute force otherwise) and the k smallest
+entries of each row of a block.
 
-These pick *candidates* (edges of the sparse LP); no bound is ever computed from them: values
-are recomputed from coordinate differences, and certificates come from
-:mod:`otgen.theory.certificate`.
-
-The c-transform is an exact nearest-neighbour query in d + 1 dimensions (lift
-:math:`y_j \mapsto (y_j, \sqrt{K - g_j})`), answered by a k-d tree in low dimension, and by
-blockwise brute force otherwise (or for p != 2).
+These pick *candidates* (edges of the sparse LP); no bound is ever computed from them.  The
+c-transform search built on them is :func:`otgen.theory.ctransform.c_transform_knn`.
 """
 from __future__ import annotations
 
@@ -15,42 +11,13 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
-from .costs import BLOCK_ENTRIES, cost_blocks, pair_costs
+from .costs import BLOCK_ENTRIES, cost_blocks
 
 #: k-d trees are used for the p = 2 c-transform up to this dimension (lifted dim = d + 1)
 KDTREE_MAX_DIM = 8
 #: columns per chunk of :func:`smallest_k` (200 x 20,000 float64 block, k = 8, one core:
 #: 3.3 ms against 5.6 ms for ``torch.topk``; 128 and 512 measured slower)
 TOPK_CHUNK = 256
-
-
-def c_transform_knn(x, y, g, p, k=1):
-    r"""The ``k`` smallest values of :math:`\|x_i - y_j\|^p - g_j` over j, and their indices.
-
-    Returns ``(values (n, k), indices (n, k))``; exact (not approximate) in every backend.
-    """
-    k = min(k, y.shape[0])
-    if p == 2 and x.shape[1] <= KDTREE_MAX_DIM:
-        # C_ij - g_j = r_i + |B x_i - B^-1 (y_j - t)|^2 + s_j for any symmetric B > 0 and t:
-        # an exact nearest-neighbour query once s_j is put in a lifted coordinate.  With B^2 = A,
-        # t from the Gaussian Monge map x -> t + A x, s_j is nearly constant and the tree fast.
-        B, Binv, t = _gaussian_map_factors(x, y)
-        xt, yt = x @ B, (y - t) @ Binv
-        s = (y * y).sum(1) - g - (yt * yt).sum(1)
-        lift = np.sqrt(np.maximum(s - s.min(), 0.0))
-        tree = cKDTree(np.column_stack([yt, lift]))
-        _, idx = tree.query(np.column_stack([xt, np.zeros(len(x))]), k=k)
-        idx = np.asarray(idx).reshape(len(x), k)
-        # recompute exactly from coordinates (the tree only picks the indices)
-        vals = pair_costs(x, y, np.repeat(np.arange(len(x)), k), idx.ravel(), p).reshape(
-            len(x), k) - g[idx]
-        order = np.argsort(vals, axis=1)
-        return np.take_along_axis(vals, order, 1), np.take_along_axis(idx, order, 1)
-    # the blocks only pick the indices; the values are recomputed exactly from coordinates
-    idx = blockwise_argmin_k(x, y, p, k, g)
-    vals = pair_costs(x, y, np.repeat(np.arange(len(x)), k), idx.ravel(), p).reshape(
-        len(x), k) - g[idx]
-    return vals, idx
 
 
 def nearest_neighbours(queries, points, k):
@@ -103,23 +70,3 @@ def smallest_k(W: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         return W.topk(k, dim=1, largest=False, sorted=True)
     return vals, torch.gather(cols, 1, pos)
 
-
-def _gaussian_map_factors(x, y):
-    """(A^1/2, A^-1/2, t) of the Monge map x -> t + A x between Gaussian fits (I, shift if
-    degenerate).  Only affects speed of the k-d tree, never the result."""
-    d = x.shape[1]
-    eye = np.eye(d)
-    if len(x) <= d or len(y) <= d:
-        return eye, eye, y.mean(0) - x.mean(0)
-    S1, S2 = np.atleast_2d(np.cov(x.T)), np.atleast_2d(np.cov(y.T))
-    w1, V1 = np.linalg.eigh(S1)
-    if w1.min() <= 1e-12 * max(w1.max(), 1e-300) or not np.all(np.isfinite(S2)):
-        return eye, eye, y.mean(0) - x.mean(0)
-    r1, r1inv = (V1 * w1 ** 0.5) @ V1.T, (V1 * w1 ** -0.5) @ V1.T
-    wc, Vc = np.linalg.eigh(r1 @ S2 @ r1)
-    A = r1inv @ ((Vc * np.clip(wc, 0, None) ** 0.5) @ Vc.T) @ r1inv
-    wa, Va = np.linalg.eigh((A + A.T) / 2)
-    if wa.min() <= 1e-12 * max(wa.max(), 1e-300):
-        return eye, eye, y.mean(0) - x.mean(0)
-    t = y.mean(0) - A @ x.mean(0)
-    return (Va * wa ** 0.5) @ Va.T, (Va * wa ** -0.5) @ Va.T, t

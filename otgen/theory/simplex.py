@@ -1,6 +1,7 @@
-r"""POT's network simplex on a sparse graph, made safe for costs that span many magnitudes.
+r"""POT's network simplex, made safe for costs that span many magnitudes: the one wrapper.
 
-:func:`sparse_emd` solves the OT LP restricted to listed edges :math:`(r_k, c_k)`:
+:func:`dense_emd` solves the OT LP on a full cost matrix (``exact``, the coarse levels, the
+paper's LPs); :func:`sparse_emd` solves it restricted to listed edges :math:`(r_k, c_k)`:
 
 .. math:: \min_{\pi \ge 0} \sum_k \pi_k C_k \quad \text{s.t.}\quad
           \sum_{k: r_k = i} \pi_k = a_i,\ \sum_{k: c_k = j} \pi_k = b_j .
@@ -24,8 +25,12 @@ import numpy as np
 import ot
 import scipy.sparse as sp
 
+#: the cost cap starts at this multiple of the largest distance the plan provably needs
+CAP_FACTOR = 16.0
 #: the cost cap is raised by this factor (at least) when the plan uses a capped edge
 CAP_GROWTH = 16.0
+#: the smallest cost cap (dividing by it must not overflow)
+MIN_CAP = 2.0 ** -900
 #: added to every (capped, divided) edge cost so that zero costs stay stored
 ZERO_SHIFT = 2.0 ** -4
 #: POT's iteration cap (its default 1e5 is too small beyond n ~ 2,000)
@@ -53,19 +58,57 @@ class SparsePlan:
         return row, col
 
 
+def first_cap(C: np.ndarray, feasible_max: float = 0.0) -> float:
+    """A first cost cap: CAP_FACTOR x the largest nearest-partner cost (every coupling moves
+    some mass at least that far), or ``feasible_max``, the largest cost of some feasible plan,
+    if larger."""
+    nn = max(float(C.min(1).max()), float(C.min(0).max()))
+    return max(CAP_FACTOR * nn, feasible_max, MIN_CAP)
+
+
+def _raising_cap(solve, cap: float, top: float):
+    """``solve(cap) -> (out, largest cost the plan uses)`` with the cap raised until the plan
+    uses no capped cost (or the cap covers every cost, ``top``): then the capped optimum is
+    the true one.  Returns ``(out, cap)``."""
+    cap = max(float(cap), MIN_CAP)
+    while True:
+        out, used = solve(cap)
+        if used < cap or cap >= top:
+            return out, cap
+        cap = max(CAP_GROWTH * cap, 2 * used)
+
+
+def _emd(a, b, M, max_iter):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ot.emd(a, b, M, numItermax=max_iter, log=True)
+
+
+def dense_emd(a, b, C, cap, max_iter=MAX_ITER):
+    """ot.emd on min(C, cap) / cap, the cap raised until no capped pair carries mass (then the
+    plan is optimal for C too); returns (plan, u, v, log, cap), potentials in C's units."""
+    def solve(cap):
+        Cc = np.minimum(C, cap)
+        Cc /= cap
+        G, log = _emd(a, b, Cc, max_iter)
+        G = np.asarray(G)
+        i, j = np.nonzero(G)
+        return (G, log), (float(C[i, j].max()) if len(i) else 0.0)
+
+    (G, log), cap = _raising_cap(solve, cap, float(C.max()) if C.size else 0.0)
+    return G, np.asarray(log["u"]) * cap, np.asarray(log["v"]) * cap, log, cap
+
+
 def sparse_emd(a: np.ndarray, b: np.ndarray, rows: np.ndarray, cols: np.ndarray,
                cost: np.ndarray, cap: float) -> SparsePlan:
     """Network simplex on the listed edges with costs capped at ``cap`` (raised until the plan
     uses no capped edge).  ``a`` and ``b`` must have equal sums and the graph must carry a
     feasible flow (callers include a feasibility backbone)."""
     n, m = len(a), len(b)
-    cap = max(float(cap), 2.0 ** -900)
-    top = float(cost.max()) if len(cost) else 0.0
-    while True:
+
+    def solve(cap):
         M = sp.coo_array((np.minimum(cost, cap) / cap + ZERO_SHIFT, (rows, cols)), shape=(n, m))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            G, log = ot.emd(a, b, M, numItermax=MAX_ITER, log=True)
+        G, log = _emd(a, b, M, MAX_ITER)
         if log.get("result_code", 1) == 0:
             raise RuntimeError("sparse network simplex: the candidate graph carries no feasible "
                                "flow (otgen bug: the backbone should guarantee one)")
@@ -74,9 +117,9 @@ def sparse_emd(a: np.ndarray, b: np.ndarray, rows: np.ndarray, cols: np.ndarray,
         i, j, mass = G.row[keep].astype(np.int64), G.col[keep].astype(np.int64), G.data[keep]
         # the costs of the used edges, looked up by edge code (both lists are unique codes)
         used = _edge_costs(rows, cols, cost, i, j, m)
-        if not len(used) or used.max() < cap or cap >= top:
-            break
-        cap = max(CAP_GROWTH * cap, 2 * float(used.max()))
+        return (i, j, mass, log), (float(used.max()) if len(used) else 0.0)
+
+    (i, j, mass, log), cap = _raising_cap(solve, cap, float(cost.max()) if len(cost) else 0.0)
     u = np.asarray(log["u"]) * cap
     v = (np.asarray(log["v"]) - ZERO_SHIFT) * cap
     return SparsePlan(i, j, mass, u, v, cap)

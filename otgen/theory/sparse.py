@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validate import Measures
-from .certificate import (ExactProblem, PlanValue, certified_ctransform, dual_value,
-                          gram_dual_loss, plan_value, recentred)
+from .certificate import ExactProblem, PlanValue, dual_value, plan_value
+from .ctransform import certified_ctransform, gram_dual_loss, recentred
 from .plans import SparseCoupling
 from .closed_form import certified_gelbrich
 from .coarse_to_fine import COARSEST, NEIGHBOURS, coarse_to_fine, tree_order

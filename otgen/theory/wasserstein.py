@@ -20,7 +20,7 @@ from .exact import pack_result, solve_exact
 from .ground_costs import MATRIX_METHODS, Euclidean, GroundCost, resolve_cost
 from .ot_cost import solve_matrix
 from .progress import verbose_logging
-from .neighbours import c_transform_knn
+from .ctransform import c_transform_knn
 from .sparse import solve_sparse
 from .plans import SparseCoupling
 from .result import OTResult, SolverOutput

@@ -217,7 +217,7 @@ def _kantorovich_dual(x, y, a, b):
     values of f on the union of supports (constraints on *all* pairs; any such f extends to a
     1-Lipschitz function on the whole space, McShane 1934), solved by scipy's HiGHS."""
     w = np.vstack([x, y])
-    N, n = len(w), len(x)
+    N = len(w)
     D = np.sqrt(cost_matrix(w, w, 2.0))
     iu, ju = np.nonzero(~np.eye(N, dtype=bool))
     rows = np.arange(len(iu))

@@ -15,7 +15,8 @@ from scipy.optimize import linear_sum_assignment, linprog
 from otgen._validate import check_measures
 from otgen.testing import FAMILIES, data_family
 from otgen.theory import wasserstein
-from otgen.theory.certificate import ExactProblem, certified_ctransform, gram_ctransform
+from otgen.theory.certificate import ExactProblem
+from otgen.theory.ctransform import certified_ctransform, gram_ctransform
 from otgen.theory.choose import choose_method
 from otgen.theory.coarse_to_fine import (FACTOR, children_edges, clusters, level_sizes,
                                          tree_order)

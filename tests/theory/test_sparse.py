@@ -7,7 +7,7 @@ from scipy.spatial.distance import cdist
 
 from otgen._validate import check_measures
 from otgen.theory import wasserstein
-from otgen.theory.neighbours import c_transform_knn
+from otgen.theory.ctransform import c_transform_knn
 from otgen.theory.sparse import solve_sparse
 
 
