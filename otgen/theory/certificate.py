@@ -40,8 +40,9 @@ def _weights_exponent(w: np.ndarray) -> int:
 class ExactProblem:
     r"""The OT problem between two weighted clouds, rescaled exactly by powers of two.
 
-    ``X = x 2^k``, ``Y = y 2^k`` (joint diameter < 1, so every cost is < 1), ``a = a_in 2^{ka}``,
-    ``b = b_in 2^{kb}`` (sums in [1/2, 1]).  The exact cost in the caller's units is
+    :math:`X = x\, 2^k`, :math:`Y = y\, 2^k` (joint diameter < 1, so every cost is < 1),
+    :math:`a = a_\mathrm{in} 2^{ka}`, :math:`b = b_\mathrm{in} 2^{kb}` (sums in [1/2, 1]).  The exact
+    cost in the caller's units is
     :math:`2^{-kp - ka}\, \mathrm{OT}(a, \tilde b)`.
     """
 
@@ -143,6 +144,21 @@ class ExactProblem:
         return self.cost_block(self.X[rows], self.Y[cols])
 
 
+def _scaled_costs(C: np.ndarray, abs_err: float = 0.0):
+    """``(C 2^k, k, tau)``: max C 2^k in [1/4, 1/2), and the absolute error bound (normalized
+    units) of the caller's ``abs_err`` plus half a subnormal ulp when scaling leaves the normal
+    range (2^k scaling is otherwise exact)."""
+    top = float(C.max()) if C.size else 0.0
+    k = pow2_exponent(top) - 1 if top > 0 else 0
+    Cn = np.ldexp(C, k)
+    tau = 0.0
+    if abs_err > 0:
+        tau = max(up(math.ldexp(up(abs_err), k)), 2.0 ** -1074)
+    if k < 0 and np.any((C > 0) & (np.abs(Cn) < TINY)):
+        tau = up(tau + 2.0 ** -1074)
+    return Cn, k, tau
+
+
 @dataclass
 class MatrixProblem(ExactProblem):
     r"""An OT problem given by a cost matrix (its entries within ``rel_err`` relative of the
@@ -174,16 +190,9 @@ class MatrixProblem(ExactProblem):
                              "float64?): rescale the points")
         if np.any(C < 0):
             raise ValueError("the cost matrix has negative entries; costs must be >= 0")
-        top = float(C.max()) if C.size else 0.0
-        k = pow2_exponent(top) - 1 if top > 0 else 0  # max C 2^k in [1/4, 1/2)
+        Cn, k, tau = _scaled_costs(C, abs_err)
         ka, kb = _weights_exponent(a), _weights_exponent(b)
         n, m = C.shape
-        Cn = np.ldexp(C, k)
-        tau = 0.0
-        if abs_err > 0:
-            tau = max(up(math.ldexp(up(abs_err), k)), 2.0 ** -1074)
-        if k < 0 and np.any((C > 0) & (np.abs(Cn) < TINY)):
-            tau = up(tau + 2.0 ** -1074)
         return cls(np.zeros((n, 0)), np.zeros((m, 0)), np.ldexp(np.asarray(a, np.float64), ka),
                    np.ldexp(np.asarray(b, np.float64), kb), 1.0, k, ka,
                    C=Cn, rel_err=float(rel_err), abs_err=tau)
@@ -210,6 +219,68 @@ def dual_value(P: ExactProblem, f: np.ndarray, g: np.ndarray) -> float:
     sa, sb = sum_interval(P.a), sum_interval(P.b)
     rho = (sa[0] / sb[1], sa[1] / sb[0])
     return fraction_down(lo_a + interval_mul(rho, bg)[0])
+
+
+@dataclass
+class SparseMatrixProblem(MatrixProblem):
+    r"""An OT problem given by a sparse cost matrix: the stored entries (explicit zeros
+    included) are the allowed pairs, the missing ones forbidden (infinite cost), as in
+    ``ot.emd(a, b, M)`` for a scipy.sparse M.  Entries are kept sorted by (row, column)."""
+
+    rows: np.ndarray | None = None
+    cols: np.ndarray | None = None
+    vals: np.ndarray | None = None
+
+    @classmethod
+    def from_sparse(cls, M, a, b) -> "SparseMatrixProblem":
+        """From a scipy.sparse matrix with finite, nonnegative stored entries (duplicates are
+        summed, as scipy reads them)."""
+        coo = M.tocoo(copy=True)
+        coo.sum_duplicates()
+        rows, cols = coo.row.astype(np.int64), coo.col.astype(np.int64)
+        order = np.lexsort((cols, rows))
+        vals = np.asarray(coo.data, np.float64)[order]
+        Cn, k, tau = _scaled_costs(vals)
+        ka, kb = _weights_exponent(a), _weights_exponent(b)
+        n, m = coo.shape
+        return cls(np.zeros((n, 0)), np.zeros((m, 0)), np.ldexp(np.asarray(a, np.float64), ka),
+                   np.ldexp(np.asarray(b, np.float64), kb), 1.0, k, ka, abs_err=tau,
+                   rows=rows[order], cols=cols[order], vals=Cn)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.X), len(self.Y)
+
+    def edges(self, transpose: bool = False):
+        """``(out, inner, vals)`` sorted by ``out``: rows, columns and costs (``transpose``:
+        columns, rows and costs, sorted by column)."""
+        if not transpose:
+            return self.rows, self.cols, self.vals
+        order = np.lexsort((self.rows, self.cols))
+        return self.cols[order], self.rows[order], self.vals[order]
+
+    def costs(self, rows, cols) -> np.ndarray:
+        """Costs of listed pairs (inf for a pair that is not stored)."""
+        m = self.shape[1]
+        codes = self.rows * m + self.cols
+        want = np.asarray(rows, np.int64) * m + np.asarray(cols, np.int64)
+        pos = np.minimum(np.searchsorted(codes, want), max(len(codes) - 1, 0))
+        found = codes[pos] == want if len(codes) else np.zeros(len(want), bool)
+        return np.where(found, self.vals[pos] if len(codes) else 0.0, np.inf)
+
+    def cost_sub(self, rows, cols) -> np.ndarray:
+        rr, cc = np.meshgrid(np.asarray(rows), np.asarray(cols), indexing="ij")
+        return self.costs(rr.ravel(), cc.ravel()).reshape(rr.shape)
+
+    def cost_rows(self, start, stop, transpose=False, out=None):
+        n, m = self.shape
+        other = np.arange(n if transpose else m)
+        block = (self.cost_sub(other, np.arange(start, stop)).T if transpose
+                 else self.cost_sub(np.arange(start, stop), other))
+        if out is None:
+            return block
+        out[...] = block
+        return out
 
 
 @dataclass

@@ -37,6 +37,11 @@ ZERO_SHIFT = 2.0 ** -4
 MAX_ITER = 10**9
 
 
+class InfeasibleGraph(RuntimeError):
+    """The listed edges carry no flow with the given marginals (for the sparse solver's own
+    graphs an otgen bug: its backbone guarantees one; for a user's sparse matrix, bad input)."""
+
+
 @dataclass
 class SparsePlan:
     """An optimal plan of a sparse LP: support, masses, potentials (cost units), cap used."""
@@ -100,7 +105,7 @@ def dense_emd(a, b, C, cap, max_iter=MAX_ITER):
 
 
 def sparse_emd(a: np.ndarray, b: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-               cost: np.ndarray, cap: float) -> SparsePlan:
+               cost: np.ndarray, cap: float, max_iter: int = MAX_ITER) -> SparsePlan:
     """Network simplex on the listed edges with costs capped at ``cap`` (raised until the plan
     uses no capped edge).  ``a`` and ``b`` must have equal sums and the graph must carry a
     feasible flow (callers include a feasibility backbone)."""
@@ -108,10 +113,10 @@ def sparse_emd(a: np.ndarray, b: np.ndarray, rows: np.ndarray, cols: np.ndarray,
 
     def solve(cap):
         M = sp.coo_array((np.minimum(cost, cap) / cap + ZERO_SHIFT, (rows, cols)), shape=(n, m))
-        G, log = _emd(a, b, M, MAX_ITER)
+        G, log = _emd(a, b, M, max_iter)
         if log.get("result_code", 1) == 0:
-            raise RuntimeError("sparse network simplex: the candidate graph carries no feasible "
-                               "flow (otgen bug: the backbone should guarantee one)")
+            raise InfeasibleGraph("sparse network simplex: the candidate graph carries no "
+                                  "feasible flow")
         G = sp.coo_array(G)
         keep = G.data > 0
         i, j, mass = G.row[keep].astype(np.int64), G.col[keep].astype(np.int64), G.data[keep]

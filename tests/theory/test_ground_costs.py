@@ -244,12 +244,6 @@ def test_ot_cost_errors(M, kwargs, exc, match):
         ot_cost(M, **kwargs)
 
 
-def test_ot_cost_refuses_scipy_sparse_clearly():
-    sp = pytest.importorskip("scipy.sparse")
-    with pytest.raises(TypeError, match="toarray"):
-        ot_cost(sp.csr_array(np.ones((2, 2))))
-
-
 @pytest.mark.parametrize("p", [1.0, 2.0, 4.0])
 def test_euclidean_matrix_accounts_for_underflow(p):
     """penalized_ot builds Euclidean matrices: a cost of 2^-300p underflows for p = 4, and the
