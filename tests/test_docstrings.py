@@ -1,7 +1,7 @@
 """Every public callable has a complete numpy-style docstring, and its Examples run.
 
 "Public" means every function or class exported in ``__all__`` of the public namespaces below
-(the documented API: docs/api.md and the mkdocstrings reference render exactly these).  Each
+(the documented API: docs/api.md and the Sphinx reference render exactly these).  Each
 docstring must have
 
 * a one-line summary;
