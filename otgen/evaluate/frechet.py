@@ -8,7 +8,8 @@ with :math:`\mu, \Sigma` the mean and covariance of each sample.  This is
 :math:`N(\mu_y, \Sigma_y)` (Dowson & Landau 1982), and -- Gelbrich (1990) -- a *lower bound* on
 :math:`W_2^2` between any two measures with these moments, in particular the two empirical
 measures.  We use the empirical measures' own moments (covariance with 1/n, not 1/(n-1)), so
-``frechet <= W_2^2(P_n, Q_n)`` holds exactly and the gap to the certified :math:`W_2^2` is the
+:math:`\mathrm{FD} \le W_2^2(P_n, Q_n)` holds exactly and the gap to the certified
+:math:`W_2^2` is the
 non-Gaussian part of the discrepancy.  (FID implementations use 1/(n-1); the two differ by a
 factor (n-1)/n on the trace terms.)  Computed with :func:`otgen.theory.gaussian_w2`.
 

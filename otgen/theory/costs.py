@@ -323,7 +323,7 @@ class CostGeometry:
         computes (matrix-product form or KeOps differences, on rounded centred coordinates)
         against the exact cost of the caller's points (:mod:`otgen.theory.rounding`).
 
-        Centring rounds each coordinate by u |x - c| and the matrix-product form adds
+        Centring rounds each coordinate by :math:`u |x - c|` and the matrix-product form adds
         :math:`\gamma_{d+3}(|x|^2 + |y|^2 + 2|x||y|)`, so the squared distance is off by at
         most :math:`E_S = (4\gamma_{d+3} + 8u) R` with :math:`R = \max|x|^2 + \max|y|^2`
         (centred), plus :math:`(3d + 8)\, 2^{-1021}` for results flushed from the subnormal range;
@@ -348,15 +348,16 @@ class CostGeometry:
                   + rel * M)
 
     def sq_radius(self) -> float:
-        """max |x_i|^2 + max |y_j|^2 of the centred coordinates, rounded up."""
+        r""":math:`\max_i |x_i|^2 + \max_j |y_j|^2` of the centred coordinates, rounded up."""
         d = self.x.shape[1]
         rx = float((self.x.double() ** 2).sum(1).max()) if self.n else 0.0
         ry = float((self.y.double() ** 2).sum(1).max()) if self.m else 0.0
         return up((rx + ry) * (1 + 2 * gamma(d + 2)))
 
     def max_cost_bound(self) -> float:
-        """A rigorous upper bound on every exact cost: (2 sqrt(max |z|^2) (1 + 4u) + centring
-        error)^p over the pooled centred points z, rounded up."""
+        r"""A rigorous upper bound on every exact cost:
+        :math:`\big(2 \sqrt{\max |z|^2}\, (1 + 4u) + \text{centring error}\big)^p` over the pooled
+        centred points z, rounded up."""
         rad = up(float(np.sqrt(self.sq_radius())) * (1 + 4 * U))
         return up((2 * rad * (1 + 8 * U)) ** self.p * (1 + 8 * U))
 

@@ -10,6 +10,7 @@ paper becomes a finite linear program, solved here exactly:
   deterministic decoder, and to its noise-averaged version for a Gaussian decoder).
 * :func:`penalized_ot` -- Theorem B: the penalized relaxation
   :math:`\inf_Q \mathbb{E}\|X - G(Z)\| + \lambda W_1(Q_Z, P_Z)`, a min-cost flow.
+
 The decoder side (Lipschitz constants, the optimal decoder of a fixed encoder, sharpness) is
 in :mod:`otgen.theory.decoders`.
 

@@ -423,9 +423,11 @@ def sinkhorn_divergence(x, y, a=None, b=None, *, p: int = 2, eps: float, scaling
         - \tfrac12 \mathrm{OT}_\varepsilon(\alpha, \alpha) - \tfrac12 \mathrm{OT}_\varepsilon(\beta, \beta)
 
     with cost :math:`C = \|x - y\|^p` and entropic regularization ``eps`` in the same units as
-    C.  GeomLoss uses the cost :math:`\|x - y\|^p / p` and ``blur`` = eps^(1/p) in its own units;
-    this function converts (``blur = (eps / p)^{1/p}``, result multiplied by p) so that
-    :math:`S_\varepsilon \to W_p^p` as eps -> 0 and :math:`S_\varepsilon \to` MMD as eps -> inf.
+    C.  GeomLoss uses the cost :math:`\|x - y\|^p / p` and
+    :math:`\mathrm{blur} = \varepsilon^{1/p}` in its own units; this function converts
+    (:math:`\mathrm{blur} = (\varepsilon / p)^{1/p}`, result multiplied by p) so that
+    :math:`S_\varepsilon \to W_p^p` as :math:`\varepsilon \to 0` and :math:`S_\varepsilon \to` MMD
+    as :math:`\varepsilon \to \infty`.
     Computed by ``geomloss.SamplesLoss("sinkhorn", debias=True)`` (KeOps backends for large n).
 
     Parameters

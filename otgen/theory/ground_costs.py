@@ -96,7 +96,7 @@ class GroundCost:
     """
 
     name = "cost"
-    #: p when c = |x - y|_2^p (then every estimator applies), else None
+    #: p when :math:`c = \|x - y\|_2^p` (then every estimator applies), else None
     euclidean_power: float | None = None
     #: the exponent reported as ``OTResult.p`` (``distance = value ** (1 / p)``)
     p: float = 1.0

@@ -238,8 +238,8 @@ def geomloss_potentials(geom: CostGeometry, a, b, eps: float, scaling: float = G
     r"""Potentials ``(f, g)`` at ``eps`` (otgen's cost units) from GeomLoss's multiscale solver.
 
     GeomLoss uses the cost :math:`\|x - y\|^p / p` and :math:`\varepsilon' = \mathrm{blur}^p`;
-    with ``blur = (eps / p)^{1/p}`` its entropic plan is otgen's, and its potentials are ours
-    divided by p.
+    with :math:`\mathrm{blur} = (\varepsilon / p)^{1/p}` its entropic plan is otgen's, and its
+    potentials are ours divided by p.
     """
     from geomloss import SamplesLoss
 

@@ -1,13 +1,13 @@
-r"""Sliced Wasserstein distance with its Monte-Carlo error and certified bounds on W_p^p.
+r"""Sliced Wasserstein distance, its Monte-Carlo error and certified bounds on :math:`W_p^p`.
 
 .. math::
     SW_p^p(\mu, \nu) = \int_{S^{d-1}} W_p^p(\theta_\# \mu, \theta_\# \nu)\, d\sigma(\theta)
     \approx \frac1L \sum_{l=1}^L W_p^p(\theta_{l\#}\mu, \theta_{l\#}\nu)
 
 Each projected cost is exact (sorting).  Because projection is 1-Lipschitz, every projected cost
-is a lower bound on :math:`W_p^p(\mu, \nu)`, so ``lower = max_l`` is certified; the monotone
-coupling of each projection, costed in the full space, is a feasible plan, so
-``upper = min_l`` of those costs is certified too.
+is a lower bound on :math:`W_p^p(\mu, \nu)`, so :math:`\mathrm{lower} = \max_l` is certified; the
+monotone coupling of each projection, costed in the full space, is a feasible plan, so
+:math:`\mathrm{upper} = \min_l` of those costs is certified too.
 
 References
 ----------
