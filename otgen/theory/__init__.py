@@ -1,4 +1,4 @@
-"""Estimators of optimal transport costs W_c(P, Q) between samples, each with certified bounds.
+"""Estimators of optimal transport costs :math:`W_c(P, Q)` between samples, with certified bounds.
 
 Layers: :mod:`.ground_costs` (cost objects and their error bounds), :mod:`.costs` (lazy
 reductions) -> solvers (:mod:`.exact`,

@@ -57,7 +57,7 @@ class OTResult:
         the solvers whose plan is sparse (exact, sparse, 1d); None for entropic or closed-form
         results (their plan is dense or implicit).
     potentials : tuple(array, array) or None
-        Dual potentials (f, g) with f_i + g_j <= C_ij (certified ones, after c-transform).
+        Dual potentials (f, g) with :math:`f_i + g_j \le C_{ij}` (certified ones, after c-transform).
     time_s : float
         Wall time of the whole call.
     std_error : float or None
