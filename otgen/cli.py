@@ -249,6 +249,8 @@ def audit(
     repeats: int = typer.Option(5, help="draws of the generated sample"),
     critic_steps: int = typer.Option(1000, help="critic training steps for the dual check"),
     seed: int = typer.Option(None, help="audit seed (default: the run's)"),
+    cost: str = typer.Option(None, help="an extra ground cost c for the primal checks: "
+                                        "cityblock, cosine, euclidean or sqeuclidean"),
     no_plots: bool = typer.Option(False, "--no-plots"),
     threads: int = typer.Option(None, help="torch CPU threads (default: OMP_NUM_THREADS, "
                                            "else the free cores)"),
@@ -257,6 +259,8 @@ def audit(
     from .models.audit import audit_run
 
     kw = {} if seed is None else {"seed": seed}
+    if cost is not None:
+        kw["cost"] = cost
     try:
         res = audit_run(run_dir, n=n, n_gen=n_gen, repeats=repeats, critic_steps=critic_steps,
                         plots=not no_plots, threads=_thread_count(threads), **kw)

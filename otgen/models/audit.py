@@ -53,7 +53,6 @@ M. Arjovsky, S. Chintala, L. Bottou. Wasserstein GAN. ICML 2017.
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,21 +60,20 @@ import torch
 
 from .._validate import check_int
 from ..theory import sharpness
-from ..theory.ctransform import lower_bound_from_potential
+from ..theory.ground_costs import resolve_cost
+from .audit_common import exact_ot, hidden_widths, inequality, to_numpy
+from .audit_dual import (DualSection, ctransform_bound, dual_section, lipschitz_constants,
+                         train_critic)
 from .audit_report import critic_plot, image_grid, sample_run, write_report
 from .data import DataSplit
 from .model import GenerativeModel, reconstruction_cost
-from .networks import Critic, Encoder
-from .penalties import gradient_penalty, kl_gaussian, mmd
+from .networks import Encoder
+from .penalties import kl_gaussian, mmd
 
 __all__ = ["AuditResult", "DualSection", "EncoderSection", "PriorSection", "audit",
            "audit_run", "critic_plot", "ctransform_bound", "dual_section", "encoder_section",
            "fit_encoder", "image_grid", "latent_section", "lipschitz_constants", "prior_section",
            "sample_run", "sharpness", "sharpness_section", "train_critic", "write_report"]
-
-#: relative slack for the hard inequalities (floating-point rounding of the LP and the sums)
-RTOL = 1e-9
-
 
 @dataclass
 class AuditResult:
@@ -123,66 +121,11 @@ class AuditResult:
 
 
 # --- elementary measurements ----------------------------------------------------------------
-def lipschitz_constants(fx: np.ndarray, fy: np.ndarray, x: np.ndarray, y: np.ndarray):
-    r"""Empirical Lipschitz constants of a function known at points x (values fx) and y (fy).
-
-    Returns ``(L_all, L_cross)``: :math:`\max |f(u)-f(v)|/\|u-v\|` over all distinct pairs of
-    the union, and :math:`\max_{ij} (f(x_i) - f(y_j))/\|x_i - y_j\|` (signed, cross pairs),
-    with coincident points skipped.
-    """
-    from scipy.spatial.distance import cdist
-
-    u = np.concatenate([x, y]).astype(np.float64)
-    fu = np.concatenate([fx, fy]).astype(np.float64)
-    dist = cdist(u, u)
-    diff = fu[:, None] - fu[None, :]
-    mask = dist > 1e-12
-    l_all = float(np.max(np.abs(diff[mask]) / dist[mask])) if mask.any() else 0.0
-    n = len(x)
-    dc, fc, mc = dist[:n, n:], diff[:n, n:], mask[:n, n:]
-    l_cross = float(np.max(fc[mc] / dc[mc])) if mc.any() else 0.0
-    return l_all, l_cross
-
-
-def ctransform_bound(phi: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
-    r"""Certified dual value of :math:`(\varphi, \varphi^c)`, :math:`\varphi^c_j = \min_i
-    (\|x_i - y_j\| - \varphi_i)`: a feasible pair for the W_1 LP between the uniform
-    measures on x and y, hence a lower bound on their exact W_1 (rounded down on the exact
-    inputs: :func:`otgen.theory.ctransform.lower_bound_from_potential`).
-
-    With :math:`\varphi = f / L_\times` it is >= :math:`(\bar f_X - \bar f_Y) / L_\times`
-    (the c-transform is the largest feasible partner of :math:`\varphi`), up to rounding."""
-    return lower_bound_from_potential(phi, x, y, p=1.0)
-
-
-def train_critic(x: torch.Tensor, y: torch.Tensor, *, hidden=(256, 256), steps: int = 1000,
-                 lr: float = 1e-3, gp_weight: float = 10.0, seed: int = 0, init=None,
-                 batch_size: int = 512) -> Critic:
-    r"""Fit a WGAN-GP critic on fixed samples: maximize :math:`\mathbb{E}f(x) - \mathbb{E}f(y)
-    - \rho\,\mathrm{GP}` with Adam (betas 0.5, 0.9).  ``init``: a critic to start from (copied)."""
-    torch.manual_seed(seed)
-    f = copy.deepcopy(init) if init is not None else Critic(x.shape[1], hidden=hidden)
-    f.train()
-    opt = torch.optim.Adam(f.parameters(), lr=lr, betas=(0.5, 0.9))
-    g = torch.Generator().manual_seed(seed)
-    n, m = len(x), len(y)
-    b = min(batch_size, n, m)
-    for _ in range(steps):
-        xb = x[torch.randint(n, (b,), generator=g)]
-        yb = y[torch.randint(m, (b,), generator=g)]
-        loss = f(yb).mean() - f(xb).mean() + gp_weight * gradient_penalty(f, xb, yb, g)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    f.eval()
-    return f
-
-
 def fit_encoder(model: GenerativeModel, x_train: torch.Tensor, *, steps: int = 1000,
                 lr: float = 1e-3, batch_size: int = 100, seed: int = 0) -> Encoder:
     """A deterministic encoder minimizing :math:`\\|x - G(e(x))\\|^2` with G frozen."""
     torch.manual_seed(seed)
-    enc = Encoder(model.data_dim, model.latent_dim, hidden=_hidden_of(model))
+    enc = Encoder(model.data_dim, model.latent_dim, hidden=hidden_widths(model))
     opt = torch.optim.Adam(enc.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
     for p in model.decoder.parameters():
@@ -200,26 +143,6 @@ def fit_encoder(model: GenerativeModel, x_train: torch.Tensor, *, steps: int = 1
             p.requires_grad_(True)
     enc.eval()
     return enc
-
-
-def _hidden_of(model) -> tuple:
-    lin = [m for m in model.decoder.modules() if isinstance(m, torch.nn.Linear)]
-    return tuple(m.out_features for m in lin[:-1]) or (256, 256)
-
-
-def _np(t) -> np.ndarray:
-    return t.detach().cpu().double().numpy()
-
-
-def _w(x, y, p):
-    from ..theory import wasserstein
-
-    return wasserstein(x, y, p=p, method="exact")
-
-
-def _check(lhs: float, rhs: float, text: str) -> dict:
-    holds = lhs >= rhs - RTOL * max(abs(lhs), abs(rhs), 1e-12)
-    return {"holds": bool(holds), "lhs": lhs, "rhs": rhs, "statement": text}
 
 
 # --- the sections -----------------------------------------------------------------------------
@@ -251,9 +174,11 @@ class EncoderSection:
     logvar: torch.Tensor | None
 
 
-def encoder_section(model, data, x, generator, *, encoder_steps=1000, seed=0) -> EncoderSection:
+def encoder_section(model, data, x, generator, *, encoder_steps=1000, seed=0,
+                    cost=None) -> EncoderSection:
     """Encode the test points ``x`` (one draw each from ``generator``), decode them, and
-    compare the coupling's cost with the exact OT cost for the squared and L2 costs."""
+    compare the coupling's cost with the exact OT cost for the squared and L2 costs, and for
+    the ground ``cost`` (a :class:`~otgen.theory.ground_costs.GroundCost`) when given."""
     if model.has_encoder:
         enc, label = model.encoder, "model"
     else:
@@ -263,20 +188,30 @@ def encoder_section(model, data, x, generator, *, encoder_steps=1000, seed=0) ->
         mean, logvar = enc(x)
         z = enc.sample(x, generator)
         y = model.decoder(z)
-    xn, yn = _np(x), _np(y)
+    xn, yn = to_numpy(x), to_numpy(y)
     primal, checks = {}, {}
-    for cost, p in (("squared", 2), ("l2", 1)):
-        recon = float(reconstruction_cost(torch.as_tensor(xn), torch.as_tensor(yn), cost).mean())
-        w = _w(xn, yn, p)
-        primal[cost] = {"recon": recon, "w_encoded": w.value, "w_encoded_lower": w.lower,
+    for name, recon, w in _encoded_costs(xn, yn, cost):
+        primal[name] = {"recon": recon, "w_encoded": w.value, "w_encoded_lower": w.lower,
                         "w_encoded_upper": w.upper}
-        checks[f"recon_ge_w_encoded_{cost}"] = _check(
-            recon, w.upper, f"E c(X, G(Z)) >= W_c(P_X, G#Q_Z), c = {cost} (a coupling's cost "
+        checks[f"recon_ge_w_encoded_{name}"] = inequality(
+            recon, w.upper, f"E c(X, G(Z)) >= W_c(P_X, G#Q_Z), c = {name} (a coupling's cost "
                             "bounds the optimum)")
     if model.decoder_std is not None:
         s2d = model.decoder_std ** 2 * model.data_dim
         primal["squared"]["recon_with_decoder_noise"] = primal["squared"]["recon"] + s2d
-    return EncoderSection(label, primal, checks, _np(z), yn, mean, logvar)
+    return EncoderSection(label, primal, checks, to_numpy(z), yn, mean, logvar)
+
+
+def _encoded_costs(xn, yn, cost):
+    """``(name, recon, exact OT result)`` per cost: squared, L2, and the ground ``cost``."""
+    xt, yt = torch.as_tensor(xn), torch.as_tensor(yn)
+    for name, p in (("squared", 2), ("l2", 1)):
+        recon = float(reconstruction_cost(xt, yt, name).mean())
+        yield name, recon, exact_ot(xn, yn, p)
+    if cost is not None:
+        idx = np.arange(len(xn))
+        recon = float(cost.torch_pairs(xt, yt, idx, idx).mean())
+        yield cost.name, recon, exact_ot(xn, yn, cost=cost)
 
 
 @dataclass
@@ -292,35 +227,51 @@ class PriorSection:
         The first draw's prior sample and its generated points.
     y_tensor : torch.Tensor
         The same generated points, as the decoder returned them (for the critics).
+    w_cost : dict or None
+        With a ground cost: exact :math:`W_c(\hat P_X, G\#\hat P_Z)` over the draws (``cost``,
+        ``mean``, ``std``, ``lower``, ``upper``, ``draws``); the report's ``w_cost_test_vs_model``.
     """
 
     w2sq: dict
     z: np.ndarray
     y: np.ndarray
     y_tensor: torch.Tensor
+    w_cost: dict | None = None
 
 
-def prior_section(model, data, x, n_gen, generator, *, repeats=5, seed=0) -> PriorSection:
+def prior_section(model, data, x, n_gen, generator, *, repeats=5, seed=0,
+                  cost=None) -> PriorSection:
     """``repeats`` draws of ``n_gen`` generated points against the test points ``x``, each
-    next to the data floor W_2^2(test, ``n_gen`` training points)."""
-    xn, draws, floors, first = _np(x), [], [], None
+    next to the data floor W_2^2(test, ``n_gen`` training points); with a ground ``cost``,
+    also the exact W_c(test, generated) of each draw (``PriorSection.w_cost``)."""
+    xn, draws, floors, first, w_cost = to_numpy(x), [], [], None, []
     rng = np.random.default_rng(seed)
     for r in range(repeats):
         with torch.no_grad():
             z = model.prior(n_gen, generator)
             y = model.decoder(z)
-        res = _w(xn, _np(y), 2)
+        res = exact_ot(xn, to_numpy(y), 2)
         draws.append({"value": res.value, "lower": res.lower, "upper": res.upper})
+        if cost is not None:
+            rc = exact_ot(xn, to_numpy(y), cost=cost)
+            w_cost.append({"value": rc.value, "lower": rc.lower, "upper": rc.upper})
         first = (z, y) if r == 0 else first
         idx = rng.choice(len(data.train), size=min(n_gen, len(data.train)), replace=False)
-        floors.append(_w(xn, _np(data.train[idx]), 2).value)
+        floors.append(exact_ot(xn, to_numpy(data.train[idx]), 2).value)
     vals = np.array([d["value"] for d in draws])
     w2sq = {"mean": float(vals.mean()), "std": float(vals.std(ddof=1)) if repeats > 1 else 0.0,
             "lower": float(min(d["lower"] for d in draws)),
             "upper": float(max(d["upper"] for d in draws)), "draws": draws,
             "data_floor_mean": float(np.mean(floors)),
             "data_floor_std": float(np.std(floors, ddof=1)) if repeats > 1 else 0.0}
-    return PriorSection(w2sq, _np(first[0]), _np(first[1]), first[1])
+    summary = None
+    if cost is not None:
+        cv = np.array([d["value"] for d in w_cost])
+        summary = {"cost": cost.name, "mean": float(cv.mean()),
+                   "std": float(cv.std(ddof=1)) if repeats > 1 else 0.0,
+                   "lower": min(d["lower"] for d in w_cost),
+                   "upper": max(d["upper"] for d in w_cost), "draws": w_cost}
+    return PriorSection(w2sq, to_numpy(first[0]), to_numpy(first[1]), first[1], summary)
 
 
 def gap_decomposition(enc: EncoderSection, prior: PriorSection) -> dict:
@@ -336,8 +287,8 @@ def latent_section(model, enc: EncoderSection, prior: PriorSection, generator) -
     and, for Gaussian encoders, :math:`\mathbb{E}\,\mathrm{KL}(Q(Z|X) \| P_Z)`."""
     zen, zpn = enc.z, prior.z
     if len(zpn) != len(zen):
-        zpn = _np(model.prior(len(zen), generator))
-    lat = {"w2sq_exact": _w(zen, zpn, 2).value,
+        zpn = to_numpy(model.prior(len(zen), generator))
+    lat = {"w2sq_exact": exact_ot(zen, zpn, 2).value,
            "mmd_imq": float(mmd(torch.as_tensor(zen), torch.as_tensor(zpn),
                                 sigma_z=model.sigma_z))}
     if model.penalty is not None:
@@ -350,92 +301,20 @@ def latent_section(model, enc: EncoderSection, prior: PriorSection, generator) -
     return lat
 
 
-@dataclass
-class DualSection:
-    """4. Dual: critic bounds against the exact W_1 and its Kantorovich potential.
-
-    Attributes
-    ----------
-    dual : dict
-        ``w1_exact`` / ``w1_lower`` / ``w1_upper`` and one entry per critic (value,
-        Lipschitz constants, the three lower bounds and their ratios to W_1).
-    checks : dict
-        ``w1_ge_<critic>_bound``, ``..._bound_cross``, ``..._bound_ctransform``.
-    arrays : dict
-        ``<critic>_fx``, ``<critic>_fy`` and the exact potentials ``potential_x``,
-        ``potential_y``.
-    critics : dict
-        name -> the critic (``model_critic``, ``audit_critic``).
-    """
-
-    dual: dict
-    checks: dict
-    arrays: dict
-    critics: dict
-
-
-def dual_section(model, x, prior: PriorSection, *, critic_steps=1000, seed=0) -> DualSection:
-    """The model's own critic (if any) and a fresh one trained here with the gradient penalty
-    (``critic_steps`` > 0, or no critic of its own), each turned into feasible dual values."""
-    critics = {}
-    if model.critic is not None:
-        critics["model_critic"] = model.critic
-    if critic_steps > 0 or model.critic is None:
-        # a fresh critic: warm-starting from the model's (trained against a moving generator)
-        # measured worse on 2-D data (bound 0.72 vs 0.87 of W_1 after 2,000 steps)
-        critics["audit_critic"] = train_critic(x, prior.y_tensor, hidden=_hidden_of(model),
-                                               steps=critic_steps, seed=seed)
-    xn = _np(x)
-    w1 = _w(xn, prior.y, 1)
-    out = DualSection({"w1_exact": w1.value, "w1_lower": w1.lower, "w1_upper": w1.upper}, {},
-                      {}, critics)
-    for name, f in critics.items():
-        with torch.no_grad():
-            fx, fy = _np(f(x)), _np(f(prior.y_tensor))
-        out.dual[name] = critic_bounds(fx, fy, xn, prior.y, w1.value)
-        for suffix, key, text in _DUAL_CHECKS:
-            out.checks[f"w1_ge_{name}_{suffix}"] = _check(w1.upper, out.dual[name][key], text)
-        out.arrays[f"{name}_fx"], out.arrays[f"{name}_fy"] = fx, fy
-    pot_f, pot_g = (np.asarray(v) for v in w1.potentials)
-    out.arrays["potential_x"], out.arrays["potential_y"] = pot_f, -pot_g
-    return out
-
-
-_DUAL_CHECKS = (("bound", "lower_bound", "exact W_1 >= (E f(X) - E f(G(Z))) / Lip(f)"),
-                ("bound_cross", "lower_bound_cross",
-                 "exact W_1 >= (E f(X) - E f(G(Z))) / Lip_cross(f)"),
-                ("bound_ctransform", "lower_bound_ctransform",
-                 "exact W_1 >= dual value of (f / Lip_cross, its c-transform)"))
-
-
-def critic_bounds(fx, fy, x, y, w1: float) -> dict:
-    """A critic's values fx, fy at the points x, y as lower bounds on W_1: value / Lip,
-    value / Lip_cross and the c-transform completion, with their ratios to the exact ``w1``."""
-    value = float(fx.mean() - fy.mean())
-    l_all, l_cross = lipschitz_constants(fx, fy, x, y)
-    bound = value / l_all if l_all > 0 else 0.0
-    bound_x = value / l_cross if l_cross > 0 else 0.0
-    bound_c = ctransform_bound(fx / l_cross, x, y) if l_cross > 0 else 0.0
-    ratio = (lambda b: b / w1) if w1 > 0 else (lambda b: float("nan"))  # noqa: E731
-    return {"value": value, "lipschitz": l_all, "lipschitz_cross": l_cross,
-            "lower_bound": bound, "lower_bound_cross": bound_x,
-            "lower_bound_ctransform": bound_c, "ratio_ctransform_to_w1": ratio(bound_c),
-            "ratio_to_w1": ratio(bound), "ratio_cross_to_w1": ratio(bound_x)}
-
-
 def sharpness_section(data, x, prior: PriorSection, enc: EncoderSection) -> dict | None:
     """5. Mean sharpness of the real, generated and reconstructed images (None for data that
     are not images of at least 3x3 pixels)."""
     if data.image_shape is None or min(data.image_shape) < 3:
         return None
     return {k: float(sharpness(v, data.image_shape).mean())
-            for k, v in (("real", _np(x)), ("samples", prior.y), ("reconstructions", enc.y))}
+            for k, v in (("real", to_numpy(x)), ("samples", prior.y), ("reconstructions", enc.y))}
 
 
 # --- the audit ------------------------------------------------------------------------------
 def audit(model: GenerativeModel, data: DataSplit, *, n: int | None = None,
           n_gen: int | None = None, repeats: int = 5, seed: int = 0, critic_steps: int = 1000,
-          encoder_steps: int = 1000, out_dir=None, plots: bool = True) -> AuditResult:
+          encoder_steps: int = 1000, cost=None, out_dir=None,
+          plots: bool = True) -> AuditResult:
     """Audit ``model`` on the held-out part of ``data``; see the module docstring.
 
     Parameters
@@ -458,6 +337,12 @@ def audit(model: GenerativeModel, data: DataSplit, *, n: int | None = None,
         a model without one then gets an untrained critic, whose bound is still valid).
     encoder_steps : int
         Steps of post-hoc encoder fitting for models without an encoder.
+    cost : str, GroundCost or callable, optional
+        The paper's ground cost c, beside the squared and L2 costs: any ``cost`` that
+        :func:`otgen.theory.wasserstein` takes ("cityblock", "cosine", ``Minkowski(q, p)``, a
+        :class:`~otgen.theory.ground_costs.GroundCost` or a torch callable).  Adds
+        ``primal[<name>]`` with the check recon >= W_c(P_X, G#Q_Z) (exact LP on the cost
+        matrix), and ``w_cost_test_vs_model`` (exact W_c between the test set and each draw).
     out_dir : path, optional
         Write ``audit.json``, ``report.md`` and PNGs there.
     plots : bool
@@ -487,11 +372,13 @@ def audit(model: GenerativeModel, data: DataSplit, *, n: int | None = None,
     (c-transforms, Section 5.3).
     """
     n, n_gen = _check_audit(model, data, n, n_gen, repeats, critic_steps, encoder_steps)
+    ground = None if cost is None else resolve_cost(cost, None)
     model.eval()
     g = torch.Generator().manual_seed(seed)
     x = data.test[:n]
-    enc = encoder_section(model, data, x, g, encoder_steps=encoder_steps, seed=seed)
-    prior = prior_section(model, data, x, n_gen, g, repeats=repeats, seed=seed)
+    enc = encoder_section(model, data, x, g, encoder_steps=encoder_steps, seed=seed,
+                          cost=ground)
+    prior = prior_section(model, data, x, n_gen, g, repeats=repeats, seed=seed, cost=ground)
     latent = latent_section(model, enc, prior, g)
     dual = dual_section(model, x, prior, critic_steps=critic_steps, seed=seed)
     out = {"model": model.kind, "data": data.name, "n": n, "n_gen": n_gen, "repeats": repeats,
@@ -499,11 +386,13 @@ def audit(model: GenerativeModel, data: DataSplit, *, n: int | None = None,
            "primal": enc.primal, "w2sq_test_vs_model": prior.w2sq,
            "gap_decomposition": gap_decomposition(enc, prior), "latent": latent,
            "dual": dual.dual}
+    if prior.w_cost is not None:
+        out["w_cost_test_vs_model"] = prior.w_cost
     sharp = sharpness_section(data, x, prior, enc)
     if sharp is not None:
         out["sharpness"] = sharp
     out["passed"] = all(c["holds"] for c in out["checks"].values())
-    arrays = {"x": _np(x), "z_enc": enc.z, "y_enc": enc.y, "z_prior": prior.z,
+    arrays = {"x": to_numpy(x), "z_enc": enc.z, "y_enc": enc.y, "z_prior": prior.z,
               "y_prior": prior.y, **dual.arrays}
     result = AuditResult(out, arrays)
     if out_dir is not None:

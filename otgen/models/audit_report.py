@@ -63,12 +63,24 @@ def _md_checks(checks: dict) -> list:
 
 
 def _md_primal(m: dict) -> list:
-    sq, l2 = m["primal"]["squared"], m["primal"]["l2"]
+    titles = {"squared": "squared cost (W_2^2)", "l2": "L2 cost (W_1)"}
+    costs = list(m["primal"])
     wp, gd = m["w2sq_test_vs_model"], m["gap_decomposition"]
-    return ["", "## Primal OT", "", "| quantity | squared cost (W_2^2) | L2 cost (W_1) |",
-            "|---|---|---|",
-            f"| recon E c(X, G(Z)), Z ~ Q(Z|X) | {sq['recon']:.5g} | {l2['recon']:.5g} |",
-            f"| exact W_c(P_X, G#Q_Z) | {sq['w_encoded']:.5g} | {l2['w_encoded']:.5g} |", "",
+    row = " | ".join
+    extra = []
+    if "w_cost_test_vs_model" in m:
+        wc = m["w_cost_test_vs_model"]
+        extra = [f"W_c(P_test, G#P_Z), c = {wc['cost']}, exact: mean {wc['mean']:.5g} +- "
+                 f"{wc['std']:.2g} over draws; certified interval [{wc['lower']:.5g}, "
+                 f"{wc['upper']:.5g}].", ""]
+    return ["", "## Primal OT", "",
+            f"| quantity | {row(titles.get(c, f'cost {c}') for c in costs)} |",
+            "|---" * (len(costs) + 1) + "|",
+            f"| recon E c(X, G(Z)), Z ~ Q(Z|X) | "
+            f"{row(format(m['primal'][c]['recon'], '.5g') for c in costs)} |",
+            f"| exact W_c(P_X, G#Q_Z) | "
+            f"{row(format(m['primal'][c]['w_encoded'], '.5g') for c in costs)} |", "",
+            *extra,
             f"W_2^2(P_test, G#P_Z), exact: mean {wp['mean']:.5g} +- {wp['std']:.2g} over "
             f"draws; certified interval over all draws [{wp['lower']:.5g}, {wp['upper']:.5g}]."
             f"  Data floor W_2^2(P_test, P_train sample): {wp['data_floor_mean']:.5g} +- "

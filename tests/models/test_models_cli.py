@@ -19,10 +19,12 @@ def test_train_audit_sample_digits(tmp_path):
     r = runner.invoke(app, ["train", "wae-mmd", "--data", "digits", "--out", str(run), *TINY])
     assert "resumed from checkpoint at step 28" in r.output
     r = runner.invoke(app, ["audit", str(run), "--n", "30", "--repeats", "2",
-                            "--critic-steps", "5", "--threads", "1"])
+                            "--critic-steps", "5", "--threads", "1", "--cost", "cityblock"])
     assert r.exit_code == 0, r.output
     m = json.loads((run / "audit.json").read_text())
     assert m["n"] == 30 and m["passed"]
+    assert m["checks"]["recon_ge_w_encoded_cityblock"]["holds"]
+    assert "cost cityblock" in (run / "report.md").read_text()
     assert (run / "report.md").exists() and (run / "samples.png").exists()
     r = runner.invoke(app, ["sample", str(run), "-n", "16", "--out", str(tmp_path / "g.png")])
     assert r.exit_code == 0 and (tmp_path / "g.png").stat().st_size > 500
@@ -40,5 +42,7 @@ def test_cli_errors(tmp_path):
     assert r.exit_code == 2 and "unknown data" in r.output
     r = runner.invoke(app, ["audit", str(tmp_path / "missing")])
     assert r.exit_code == 2 and "does not exist" in r.output
+    r = runner.invoke(app, ["audit", str(tmp_path / "missing"), "--cost", "manhattan"])
+    assert r.exit_code == 2
     r = runner.invoke(app, ["sample", str(tmp_path / "missing"), "--out", "g.png"])
     assert r.exit_code == 2
