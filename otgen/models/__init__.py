@@ -14,8 +14,8 @@
 * :mod:`.audit` -- :func:`audit`: primal OT, WGAN dual vs exact W_1, sharpness (sections)
 * :mod:`.audit_report` -- ``audit.json``, ``report.md``, figures, samples of a run
 """
-from .data import (DataSplit, gaussian_mixture, get_data, load_digits, load_mnist, manifold,
-                   read_idx)
+from .data import DataSplit, get_data, load_digits, load_mnist, read_idx
+from .synthetic import gaussian_mixture, manifold
 from .objectives import (MODELS, GenerativeModel, Objective, TrainingDivergedError,
                          build_model, reconstruction_cost)
 from .penalties import (LatentAdversary, Penalty, gradient_penalty, kl_gaussian, mmd,

@@ -5,8 +5,8 @@ import struct
 import numpy as np
 import pytest
 
-from otgen.models.data import (check_images, gaussian_mixture, get_data, load_digits, load_mnist,
-                               manifold, read_idx)
+from otgen.models.data import check_images, get_data, load_digits, load_mnist, read_idx
+from otgen.models.synthetic import gaussian_mixture, manifold
 
 
 def idx_bytes(arr: np.ndarray, code: int = 0x08) -> bytes:
