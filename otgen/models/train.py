@@ -68,10 +68,11 @@ class TrainConfig:
         Hidden widths of every MLP (encoder, decoder, critic, discriminator).
     arch : {"mlp", "conv"}
     epochs, batch_size : int
-        One epoch = ``n_train // batch_size`` steps (the last partial batch is dropped).
+        One epoch = ``n_train // batch_size`` steps (the last partial batch is dropped); for
+        WGAN-GP that many generator updates, ``n_critic`` times as many steps.
     lr, aux_lr : float or None
         Learning rates of the main nets and of the critic / latent discriminator (None: lr
-        1e-3, or 1e-4 for WGAN-GP; aux_lr = lr, or 5e-4 for WAE-GAN as in Tolstikhin et al.).
+        1e-3; aux_lr = lr, or 5e-4 for WAE-GAN as in Tolstikhin et al.).
     betas : (float, float) or None
         Adam betas (None: (0.9, 0.999); WAE-GAN (0.5, 0.999); WGAN-GP (0.5, 0.9)).
     weight_decay : float
@@ -445,7 +446,7 @@ def fit_loop(cfg, out_dir, data, progress, resume, max_steps, *, collective=LOCA
     n, lo = data.train.shape[0], spec_for(cfg.model).min_batch
     if not lo <= cfg.batch_size <= n:
         raise ValueError(f"batch_size={cfg.batch_size} must lie in [{lo}, n_train={n}]")
-    total = cfg.epochs * (n // cfg.batch_size)
+    total = cfg.epochs * spec_for(cfg.model).steps_per_epoch(cfg, n)
     stop = total if max_steps is None else min(total, int(max_steps))
     model = make_model(cfg, data).to(device)
     spec = make_objective(cfg, model)
@@ -465,8 +466,9 @@ def fit_loop(cfg, out_dir, data, progress, resume, max_steps, *, collective=LOCA
 
 
 def _batches(x_all, cfg, start: int, stop: int, device):
-    """``(step, global batch, step generator)`` for the steps ``start .. stop - 1``: epoch e's
-    order from a generator seeded by (seed, e), step t's noise by (seed, t)."""
+    """``(step, global batch, step generator)`` for the steps ``start .. stop - 1``: pass e's
+    order over the data (an epoch, or 1/n_critic of one for WGAN-GP) from a generator seeded by
+    (seed, e), step t's noise by (seed, t)."""
     n, perm, perm_epoch = x_all.shape[0], None, -1
     per_epoch = n // cfg.batch_size
     for step in range(start, stop):
@@ -482,7 +484,7 @@ def _batches(x_all, cfg, start: int, stop: int, device):
 def _train(cfg, spec, run, collective, x_all, bar, acc, schedule, device):
     """Steps ``start .. stop - 1`` with metrics lines and checkpoints; (history, last step)."""
     start, stop, total = schedule
-    per_epoch = x_all.shape[0] // cfg.batch_size
+    per_epoch = total // cfg.epochs
     history, t0, done = [], time.perf_counter(), start
     for step, batch, gen in _batches(x_all, cfg, start, stop, device):
         try:

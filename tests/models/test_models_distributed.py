@@ -31,7 +31,9 @@ KINDS = {
     "wae-kl": {"model": "wae", "penalty": "kl"},
     "wae-gan-stochastic": {"model": "wae-gan", "stochastic_encoder": True},
     "vae": {"model": "vae"},
-    "wgan-gp": {"model": "wgan-gp", "n_critic": 2},
+    # an epoch is n_train // batch_size generator updates: 100 rows, n_critic 2 -> 10 steps too
+    "wgan-gp": {"model": "wgan-gp", "n_critic": 2,
+                "data_options": {"n_train": 100, "n_test": 60, "k": 4}},
 }
 #: the logged terms of each model (all compared, at every step)
 TERMS = {"wae-gan": ("loss", "recon", "penalty", "disc"), "vae": ("loss", "nll", "kl", "recon"),

@@ -53,12 +53,22 @@ def test_same_seed_same_model(model):
     a, b = fit(tiny(model)), fit(tiny(model))
     assert _same(a.model, b.model)
     assert not _same(a.model, fit(tiny(model, seed=1)).model)
-    assert a.step == 2 * (200 // 20)
+    # an epoch is 200 // 20 updates of the generator: WGAN-GP takes n_critic = 5 steps for one
+    assert a.step == 2 * (200 // 20) * (5 if model == "wgan-gp" else 1)
+
+
+def test_wgan_epoch_counts_generator_updates():
+    res = fit(tiny("wgan-gp", epochs=1, n_critic=3, log_every=1))
+    gen_steps = [line["step"] for line in res.history if "gen" in line]
+    assert res.step == 30 and len(gen_steps) == 200 // 20 == 10   # 3 passes over the data
+    assert gen_steps == list(range(1, 31, 3))   # steps 0, 3, ..., 27 (1-based in the log)
+    assert res.history[-1]["epoch"] == 1.0
 
 
 @pytest.mark.parametrize("model", ["wae-gan", "wgan-gp"])
 def test_resume_equals_uninterrupted(tmp_path, model):
-    cfg = tiny(model, epochs=3)
+    # 30 steps each (WGAN-GP: 10 generator updates, so 13 stops between two of them)
+    cfg = tiny(model, epochs=3) if model != "wgan-gp" else tiny(model, epochs=1, n_critic=3)
     full = fit(cfg, tmp_path / "full")
     part = fit(cfg, tmp_path / "part", max_steps=13)  # stops mid-epoch, checkpoints at 13
     assert part.step == 13 and load_checkpoint(tmp_path / "part/checkpoint.pt")["step"] == 13

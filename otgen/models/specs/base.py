@@ -99,6 +99,12 @@ class ModelSpec:
         return {}
 
     @classmethod
+    def steps_per_epoch(cls, config, n_train: int) -> int:
+        """Training steps in one epoch of ``config`` on ``n_train`` rows: one per minibatch,
+        ``n_train // batch_size`` (a pass over the data)."""
+        return n_train // config.batch_size
+
+    @classmethod
     def resolve_penalty(cls, kind: str, penalty):
         """The latent penalty of a config (None for models without one); ValueError if bad."""
         if penalty is not None:
