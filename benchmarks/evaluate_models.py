@@ -3,7 +3,8 @@
     python -m benchmarks.evaluate_models                # 100 epochs each (docs/models.md settings)
     python -m benchmarks.evaluate_models --epochs 20    # quicker
 
-Trains WAE-MMD, WAE-GAN, VAE and WGAN-GP with the default settings of `otgen train` (seed 0),
+Trains WAE-MMD, WAE-GAN, VAE and WGAN-GP afresh (an older run in --runs is overwritten, not
+resumed) with the default settings of `otgen train` (seed 0, one torch thread by default),
 draws 359 samples from each (decoder means) and evaluates them against the 359 test digits with
 `otgen.evaluate` (pixels as features, 20 bootstrap resamples, the sample-size curve).  The
 training digits against the test digits are the reference row: the finite-sample floor of
@@ -29,7 +30,7 @@ def _row(name: str, res, seconds: float) -> dict:
             "density": d["density"], "coverage": d["coverage"], "time_s": seconds}
 
 
-def run(epochs: int, runs: Path) -> list[dict]:
+def run(epochs: int, runs: Path, threads: int | None = 1) -> list[dict]:
     from otgen import evaluate
     from otgen.models import TrainConfig, fit
     from otgen.models.audit import sample_run
@@ -43,7 +44,8 @@ def run(epochs: int, runs: Path) -> list[dict]:
     rows.append(_row("training digits (floor)", evaluate(test, train[:n], seed=0),
                      time.perf_counter() - t0))
     for kind in MODELS:
-        fit(TrainConfig(model=kind, epochs=epochs, seed=0), runs / kind)
+        fit(TrainConfig(model=kind, epochs=epochs, seed=0), runs / kind, resume=False,
+            threads=threads)
         fake = sample_run(runs / kind, n=n, seed=1)[0].numpy()
         t0 = time.perf_counter()
         rows.append(_row(kind, evaluate(test, fake, seed=0), time.perf_counter() - t0))
@@ -73,10 +75,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--runs", type=Path, default=ROOT / "runs" / "evaluate")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads of the training runs")
     args = ap.parse_args(argv)
-    rows = run(args.epochs, args.runs)
+    rows = run(args.epochs, args.runs, args.threads)
     (ROOT / "docs" / "evaluate_models.json").write_text(
-        json.dumps({"epochs": args.epochs, "rows": rows}, indent=2))
+        json.dumps({"epochs": args.epochs, "threads": args.threads, "rows": rows}, indent=2))
     print(table(rows))
 
 
