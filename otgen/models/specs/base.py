@@ -95,7 +95,7 @@ class ModelSpec:
     @classmethod
     def config_defaults(cls, kind: str, penalty=None) -> dict:
         """The TrainConfig defaults this kind changes (``lr``, ``aux_lr``, ``betas``, ``lam``;
-        see ``otgen.models.train.DEFAULTS``)."""
+        see ``otgen.models.config.DEFAULTS``)."""
         return {}
 
     @classmethod
