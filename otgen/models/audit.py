@@ -38,9 +38,15 @@ On held-out samples :math:`x_1..x_n` of :math:`P_X`:
 5. **Sharpness**: mean over images of the variance of the 3x3 Laplacian
    ``[[0,1,0],[1,-4,1],[0,1,0]]`` (valid part), for real, generated and reconstructed images
    (:func:`otgen.theory.sharpness`, re-exported here and from :mod:`otgen.models`).
+6. **Sample quality**: the first draw of generated points against the test points through
+   :func:`otgen.evaluate.evaluate` -- the same numbers a user gets for a model trained
+   elsewhere: the Fréchet distance of the Gaussian fits (FID's formula, a lower bound on
+   :math:`W_2^2`), MMD (IMQ), precision / recall and density / coverage, each with its
+   standard error (n >= 16).
 
 Each numbered item is one section function returning a small dataclass (:func:`encoder_section`,
-:func:`prior_section`, :func:`latent_section`, :func:`dual_section`, :func:`sharpness_section`);
+:func:`prior_section`, :func:`latent_section`, :func:`dual_section`, :func:`sharpness_section`,
+:func:`quality_section`);
 :func:`audit` runs them in that order (they share one seeded generator) and composes the JSON
 report.  With ``out_dir``, :func:`otgen.models.audit_report.write_report` writes
 ``audit.json``, ``report.md`` and PNG figures.
@@ -310,6 +316,23 @@ def sharpness_section(data, x, prior: PriorSection, enc: EncoderSection) -> dict
             for k, v in (("real", to_numpy(x)), ("samples", prior.y), ("reconstructions", enc.y))}
 
 
+#: the evaluate numbers the audit reports (section 6)
+QUALITY_KEYS = ("frechet", "mmd_imq", "precision", "recall", "density", "coverage")
+
+
+def quality_section(x, prior: PriorSection, seed: int = 0) -> dict | None:
+    """6. The first draw of generated points against the test points ``x`` by
+    :func:`otgen.evaluate.evaluate` (no bootstrap, no curve: the certified W_2^2 is section 2's);
+    None below evaluate's 16 samples per side."""
+    from ..evaluate import evaluate  # evaluate reads otgen runs, so import it when used
+
+    n = min(len(x), len(prior.y))
+    if n < 16:
+        return None
+    res = evaluate(to_numpy(x), prior.y, n=n, seed=seed, repeats=0, curve=False).to_dict()
+    return {k: res[k] for k in QUALITY_KEYS}
+
+
 # --- the audit ------------------------------------------------------------------------------
 def audit(model: GenerativeModel, data: DataSplit, *, n: int | None = None,
           n_gen: int | None = None, repeats: int = 5, seed: int = 0, critic_steps: int = 1000,
@@ -388,9 +411,10 @@ def audit(model: GenerativeModel, data: DataSplit, *, n: int | None = None,
            "dual": dual.dual}
     if prior.w_cost is not None:
         out["w_cost_test_vs_model"] = prior.w_cost
-    sharp = sharpness_section(data, x, prior, enc)
-    if sharp is not None:
-        out["sharpness"] = sharp
+    for key, section in (("sharpness", sharpness_section(data, x, prior, enc)),
+                         ("sample_quality", quality_section(x, prior, seed))):
+        if section is not None:
+            out[key] = section
     out["passed"] = all(c["holds"] for c in out["checks"].values())
     arrays = {"x": to_numpy(x), "z_enc": enc.z, "y_enc": enc.y, "z_prior": prior.z,
               "y_prior": prior.y, **dual.arrays}

@@ -49,6 +49,8 @@ def markdown(m: dict, pngs: list) -> str:
         lines += ["", "## Sharpness (variance of the Laplacian)", "",
                   f"real {s['real']:.4g}, samples {s['samples']:.4g}, reconstructions "
                   f"{s['reconstructions']:.4g}"]
+    if "sample_quality" in m:
+        lines += _md_quality(m["sample_quality"])
     if pngs:
         lines += ["", "## Figures", ""] + [f"![{p}]({p})" for p in pngs]
     lines.append(f"\nAll hard inequalities hold: {'yes' if m['passed'] else 'NO'}\n")
@@ -88,6 +90,14 @@ def _md_primal(m: dict) -> list:
             f"Gap recon - W(P_X, G#P_Z) = {gd['recon_minus_w_prior']:.5g} = encoder "
             f"suboptimality {gd['encoder_suboptimality']:.5g} + latent mismatch "
             f"{gd['latent_mismatch']:.5g}."]
+
+
+def _md_quality(q: dict) -> list:
+    """Section 6: otgen.evaluate's numbers for the first generated draw vs the test set."""
+    rows = [f"| {k} | {q[k]['value']:.5g} | {q[k]['se']:.2g} |" for k in q]
+    return ["", "## Sample quality (otgen.evaluate, first draw vs test)", "",
+            "Frechet = FID's formula on the data itself, a lower bound on W_2^2.", "",
+            "| quantity | value | se |", "|---|---|---|", *rows]
 
 
 def _md_latent(latent: dict) -> list:

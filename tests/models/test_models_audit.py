@@ -76,6 +76,26 @@ def test_audit_with_a_ground_cost(cost, metric, mix2d):
     assert m["w_cost_test_vs_model"]["cost"] == cost and a.passed
 
 
+def test_audit_sample_quality_is_evaluate_on_the_first_draw(mix2d):
+    """Section 6 reuses otgen.evaluate: its Frechet distance is the closed form of the Gaussian
+    fits (1/n moments, scipy's sqrtm) of the test points and the first generated draw."""
+    from scipy.linalg import sqrtm
+
+    res = fit(tiny("wae-mmd"), data=mix2d)
+    a = audit(res.model, mix2d, n=40, repeats=1, critic_steps=5, seed=3)
+    x, y = a.arrays["x"], a.arrays["y_prior"]
+    q = a.metrics["sample_quality"]
+    assert set(q) == {"frechet", "mmd_imq", "precision", "recall", "density", "coverage"}
+    sx, sy = np.cov(x.T, bias=True), np.cov(y.T, bias=True)
+    r = sqrtm(sx)
+    fd = np.sum((x.mean(0) - y.mean(0)) ** 2) + np.trace(sx + sy - 2 * np.real(sqrtm(r @ sy @ r)))
+    assert q["frechet"]["value"] == pytest.approx(fd, rel=1e-7)
+    assert q["frechet"]["value"] <= a.metrics["w2sq_test_vs_model"]["draws"][0]["upper"]
+    assert all(0 <= q[k]["value"] <= 1 for k in ("precision", "recall", "coverage"))
+    small = audit(res.model, mix2d, n=10, repeats=1, critic_steps=0, seed=3)
+    assert "sample_quality" not in small.metrics  # evaluate needs 16 samples per side
+
+
 def test_audit_rejects_an_unknown_cost(mix2d):
     res = fit(tiny("wae-mmd"), data=mix2d)
     with pytest.raises(ValueError, match="cost"):
