@@ -165,7 +165,8 @@ def train(
     model: str = typer.Argument(..., help="wae-mmd | wae-gan | wae | vae | wgan-gp"),
     data: str = typer.Option("digits", help="digits | mixture | circle | sphere | torus | "
                                             "swiss-roll | path to MNIST IDX dir / .npz"),
-    epochs: int = typer.Option(100, help="passes over the training set (WGAN-GP: that many generator updates per minibatch pass, n_critic passes)"),
+    epochs: int = typer.Option(100, help="passes over the training set (WGAN-GP: n_critic "
+                                         "passes, one generator update per minibatch)"),
     out: Path = typer.Option(..., "--out", help="run directory (re-running resumes there)"),
     seed: int = typer.Option(0, help="seed of weights, batches and noise"),
     latent_dim: int = typer.Option(8, help="latent dimension d_z"),
