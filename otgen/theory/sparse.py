@@ -47,11 +47,10 @@ from .simplex import SparsePlan, sparse_emd
 GRAM_MIN_DIM = 8
 GRAM_SHARE = 0.01
 #: best partners per point examined by each certificate pass; the violated ones join the graph
-#: (1: six rounds at n = 20,000, d = 64; 8: three).  n = 20,000, d = 64, one core, tol 0.01,
-#: 8 / 16 / 32: digits 39.5 / 33.6 / 28.5 s, clusters 25.1 / 27.9 / 37.5 s, Gaussian
-#: 25.8 / 28.9 / 39.3 s (measured beside another job): 16 lifts the slowest family (digits,
-#: 5.0x ot.emd2 with 8) at ~11% on the others
-CANDIDATES = 16
+#: (1: six rounds at n = 20,000, d = 64; 8: three).  16 measured slower on a quiet core
+#: (digits, d = 64: 28.9 s with 8, 34.3 s with 16; a run beside another job had suggested the
+#: opposite)
+CANDIDATES = 8
 #: a pair counts as violated when its reduced cost is below -VIOLATION_RTOL x the cost cap
 #: (certified c-transforms are lowered by their rounding bound: ~1e-16 of the cap)
 VIOLATION_RTOL = 1e-12
