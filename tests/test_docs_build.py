@@ -217,3 +217,14 @@ def test_gallery_lists_every_example():
         assert f"examples/{script.name}" in text, f"{script.name} is not in docs/gallery.md"
     for png in sorted((ROOT / "docs" / "gallery").glob("*.png")):
         assert f"gallery/{png.name}" in text
+
+
+def test_page_sources_have_no_control_characters():
+    """A LaTeX formula written through a non-raw Python string turns \\t, \\r, \\f into
+    control characters that still build; the page sources must not contain any."""
+    import re
+
+    control = re.compile(r"[\x00-\x09\x0b-\x1f]")  # newline (\x0a) is the only one allowed
+    bad = {str(p.relative_to(ROOT)): sorted(set(control.findall(p.read_text())))
+           for p in (ROOT / "docs").rglob("*.md")}
+    assert not {k: v for k, v in bad.items() if v}, bad
