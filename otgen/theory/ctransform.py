@@ -47,6 +47,19 @@ BOX_FANOUT = 8
 QUERY_CHUNK = 8192
 
 
+def _shrink(P: ExactProblem) -> float:
+    r""":math:`1 - \omega`, :math:`\omega = \eta + 4u`: computed costs are multiplied by it
+    before the subtraction of g, so that :math:`fl(\hat C (1 - \omega)) \le C` (see
+    :func:`certified_ctransform`)."""
+    return 1.0 - (P.eta + 4 * U)
+
+
+def _lowered(P: ExactProblem, w):
+    r"""A computed minimum :math:`\hat w = fl(fl(\hat C(1 - \omega)) - g)` lowered to a
+    certified :math:`f \le C - g`: minus the subtraction's rounding and the absolute error."""
+    return w - (4 * U * np.abs(w) + 2 * P.tau)
+
+
 def certified_ctransform(P: ExactProblem, g: np.ndarray, transpose: bool = False,
                          return_index: bool = False, gram: bool = False, candidates: int = 1,
                          below: np.ndarray | None = None):
@@ -71,7 +84,7 @@ def certified_ctransform(P: ExactProblem, g: np.ndarray, transpose: bool = False
         return pruned_ctransform(P, g, below, transpose, return_index, candidates)
     n_out, n_in = P.shape[::-1] if transpose else P.shape
     g = np.asarray(g, dtype=np.float64)
-    shrink = 1.0 - (P.eta + 4 * U)
+    shrink = _shrink(P)
     rows = max(1, int(BLOCK_ENTRIES // max(n_in, 1)))
     k = max(1, min(candidates, n_in))
     vals, idx = np.empty((n_out, k)), np.empty((n_out, k), dtype=np.int64)
@@ -82,8 +95,7 @@ def certified_ctransform(P: ExactProblem, g: np.ndarray, transpose: bool = False
         W -= g[None, :]
         vals[s:s + rows], idx[s:s + rows] = _smallest(W, k, None if below is None
                                                       else below[s:s + rows])
-    f = vals[:, 0] - (4 * U * np.abs(vals[:, 0]) + 2 * P.tau)
-    return _ctransform_output(f, idx, vals, return_index, candidates)
+    return _ctransform_output(_lowered(P, vals[:, 0]), idx, vals, return_index, candidates)
 
 
 def sparse_ctransform(P: SparseMatrixProblem, g: np.ndarray, transpose: bool = False,
@@ -93,14 +105,14 @@ def sparse_ctransform(P: SparseMatrixProblem, g: np.ndarray, transpose: bool = F
     A row without entries has no constraint: its potential is 0 (its weight must be 0)."""
     n_out = P.shape[1] if transpose else P.shape[0]
     out, inner, vals = P.edges(transpose)
-    w = vals * (1.0 - (P.eta + 4 * U)) - np.asarray(g, np.float64)[inner]
+    w = vals * _shrink(P) - np.asarray(g, np.float64)[inner]
     f = np.zeros(n_out)
     idx = np.full(n_out, -1, dtype=np.int64)
     if len(w):
         starts = np.flatnonzero(np.r_[True, out[1:] != out[:-1]])
         present = out[starts]
         low = np.minimum.reduceat(w, starts)
-        f[present] = low - (4 * U * np.abs(low) + 2 * P.tau)
+        f[present] = _lowered(P, low)
         # the argmin of each row: the first entry of the row equal to its minimum
         hit = np.flatnonzero(w == np.repeat(low, np.diff(np.r_[starts, len(w)])))
         first = np.unique(out[hit], return_index=True)[1]
@@ -202,8 +214,7 @@ def pruned_ctransform(P: ExactProblem, g: np.ndarray, below: np.ndarray,
         rows = slice(s, s + QUERY_CHUNK)
         pairs = _pruned_rows(P, boxes, (A[rows], A1[rows], s1[rows]), T[rows], err)
         mins, (r, c, w) = _evaluate_leaves(P, boxes, A[rows], T[rows], *pairs)
-        low = mins[1] - (4 * U * np.abs(mins[1]) + 2 * P.tau)
-        np.minimum.at(f, mins[0] + s, low)
+        np.minimum.at(f, mins[0] + s, _lowered(P, mins[1]))
         order = np.lexsort((w, r))  # candidates: by row, then value
         r, c, w = r[order] + s, c[order], w[order]
         rank = np.arange(len(r)) - np.searchsorted(r, r)  # position within its row
@@ -213,9 +224,9 @@ def pruned_ctransform(P: ExactProblem, g: np.ndarray, below: np.ndarray,
 
 
 def _pruned_rows(P: ExactProblem, boxes: _Boxes, queries, T: np.ndarray, err: float):
-    """The evaluated pairs of a batch of rows with thresholds T (``queries``: the rows' points,
-    centred points and their computed squared norms): ``(rows, columns, computed values)`` over
-    every leaf box not skipped (see :func:`pruned_ctransform`)."""
+    """The (row, leaf box) pairs of a batch of rows with thresholds T that no bound skips
+    (``queries``: the rows' points, centred points and their computed squared norms), found by
+    descending the boxes level by level (see :func:`pruned_ctransform`)."""
     A, A1, s1 = queries
     level = len(boxes.levels) - 1
     n_top = len(boxes.levels[level][0])
@@ -241,11 +252,11 @@ def _evaluate_leaves(P: ExactProblem, boxes: _Boxes, A: np.ndarray, T: np.ndarra
     candidates ``(rows, columns, values)``: the values below their row's threshold T."""
     empty = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
     if not len(box):
-        return empty[::2], empty
+        return (empty[0], empty[2]), empty
     order = np.argsort(box, kind="stable")
     rows, box = rows[order], box[order]
     starts = np.flatnonzero(np.r_[True, box[1:] != box[:-1]])
-    shrink = 1.0 - (P.eta + 4 * U)
+    shrink = _shrink(P)
     minima = np.empty(len(rows))
     cand = [empty]
     for s, e in zip(starts, np.r_[starts[1:], len(box)]):
