@@ -247,10 +247,6 @@ class SparseMatrixProblem(MatrixProblem):
                    np.ldexp(np.asarray(b, np.float64), kb), 1.0, k, ka, abs_err=tau,
                    rows=rows[order], cols=cols[order], vals=Cn)
 
-    @property
-    def shape(self) -> tuple[int, int]:
-        return len(self.X), len(self.Y)
-
     def edges(self, transpose: bool = False):
         """``(out, inner, vals)`` sorted by ``out``: rows, columns and costs (``transpose``:
         columns, rows and costs, sorted by column)."""

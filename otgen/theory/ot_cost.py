@@ -19,7 +19,7 @@ from .exact import gap_ok, pack_result, rounding_scale, solve_problem
 from .ground_costs import CostMatrix, check_cost_values
 from .progress import warn_caller
 from .result import OTResult, SolverOutput
-from .simplex import CAP_FACTOR, MAX_ITER, InfeasibleGraph, sparse_emd
+from .simplex import MAX_ITER, InfeasibleGraph, nearest_cap, sparse_emd
 
 #: the methods ``ot_cost`` offers: the matrix LP is solved exactly
 OT_COST_METHODS = {"auto", "exact"}
@@ -158,12 +158,12 @@ def solve_sparse_matrix(P: SparseMatrixProblem, max_iter: int = MAX_ITER) -> Sol
         if len(empty):
             raise ValueError(f"M: {name} {int(empty[0])} has positive weight but no stored "
                              "entry (all its pairs are forbidden): no coupling exists")
-    mins = [np.full(k, np.inf) for k in (n, m)]
-    np.minimum.at(mins[0], P.rows, P.vals)
-    np.minimum.at(mins[1], P.cols, P.vals)
-    nn = max(float(np.max(v[np.isfinite(v)], initial=0.0)) for v in mins)
+    row_min, col_min = np.full(n, np.inf), np.full(m, np.inf)
+    np.minimum.at(row_min, P.rows, P.vals)
+    np.minimum.at(col_min, P.cols, P.vals)
     try:
-        plan = sparse_emd(P.a, P.b_balanced, P.rows, P.cols, P.vals, CAP_FACTOR * nn, max_iter)
+        plan = sparse_emd(P.a, P.b_balanced, P.rows, P.cols, P.vals,
+                          nearest_cap(row_min, col_min), max_iter)
     except InfeasibleGraph:
         raise ValueError("M: no coupling of a and b uses only the stored entries of the sparse "
                          "matrix (missing entries are forbidden pairs)") from None

@@ -64,10 +64,15 @@ class SparsePlan:
 
 
 def first_cap(C: np.ndarray, feasible_max: float = 0.0) -> float:
+    """A first cost cap for a dense cost matrix (see :func:`nearest_cap`)."""
+    return nearest_cap(C.min(1), C.min(0), feasible_max)
+
+
+def nearest_cap(row_min: np.ndarray, col_min: np.ndarray, feasible_max: float = 0.0) -> float:
     """A first cost cap: CAP_FACTOR x the largest nearest-partner cost (every coupling moves
-    some mass at least that far), or ``feasible_max``, the largest cost of some feasible plan,
-    if larger."""
-    nn = max(float(C.min(1).max()), float(C.min(0).max()))
+    some mass at least that far; rows and columns without a partner, inf, are ignored), or
+    ``feasible_max``, the largest cost of some feasible plan, if larger."""
+    nn = max(float(np.max(v[np.isfinite(v)], initial=0.0)) for v in (row_min, col_min))
     return max(CAP_FACTOR * nn, feasible_max, MIN_CAP)
 
 
