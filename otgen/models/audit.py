@@ -256,28 +256,29 @@ def prior_section(model, data, x, n_gen, generator, *, repeats=5, seed=0,
         with torch.no_grad():
             z = model.prior(n_gen, generator)
             y = model.decoder(z)
-        res = exact_ot(xn, to_numpy(y), 2)
-        draws.append({"value": res.value, "lower": res.lower, "upper": res.upper})
+        yn = to_numpy(y)
+        draws.append(_interval(exact_ot(xn, yn, 2)))
         if cost is not None:
-            rc = exact_ot(xn, to_numpy(y), cost=cost)
-            w_cost.append({"value": rc.value, "lower": rc.lower, "upper": rc.upper})
+            w_cost.append(_interval(exact_ot(xn, yn, cost=cost)))
         first = (z, y) if r == 0 else first
         idx = rng.choice(len(data.train), size=min(n_gen, len(data.train)), replace=False)
         floors.append(exact_ot(xn, to_numpy(data.train[idx]), 2).value)
-    vals = np.array([d["value"] for d in draws])
-    w2sq = {"mean": float(vals.mean()), "std": float(vals.std(ddof=1)) if repeats > 1 else 0.0,
-            "lower": float(min(d["lower"] for d in draws)),
-            "upper": float(max(d["upper"] for d in draws)), "draws": draws,
-            "data_floor_mean": float(np.mean(floors)),
+    w2sq = {**_over_draws(draws), "data_floor_mean": float(np.mean(floors)),
             "data_floor_std": float(np.std(floors, ddof=1)) if repeats > 1 else 0.0}
-    summary = None
-    if cost is not None:
-        cv = np.array([d["value"] for d in w_cost])
-        summary = {"cost": cost.name, "mean": float(cv.mean()),
-                   "std": float(cv.std(ddof=1)) if repeats > 1 else 0.0,
-                   "lower": min(d["lower"] for d in w_cost),
-                   "upper": max(d["upper"] for d in w_cost), "draws": w_cost}
+    summary = None if cost is None else {"cost": cost.name, **_over_draws(w_cost)}
     return PriorSection(w2sq, to_numpy(first[0]), to_numpy(first[1]), first[1], summary)
+
+
+def _interval(res) -> dict:
+    return {"value": res.value, "lower": res.lower, "upper": res.upper}
+
+
+def _over_draws(draws: list) -> dict:
+    """Mean and sample sd of the draws' values, and the interval covering all of them."""
+    vals = np.array([d["value"] for d in draws])
+    return {"mean": float(vals.mean()), "std": float(vals.std(ddof=1)) if len(vals) > 1 else 0.0,
+            "lower": float(min(d["lower"] for d in draws)),
+            "upper": float(max(d["upper"] for d in draws)), "draws": draws}
 
 
 def gap_decomposition(enc: EncoderSection, prior: PriorSection) -> dict:
