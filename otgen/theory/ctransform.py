@@ -32,7 +32,7 @@ from scipy.spatial.distance import cdist
 
 from .certificate import ExactProblem, SparseMatrixProblem, dual_value
 from .costs import BLOCK_ENTRIES, CostGeometry, pair_costs
-from .coarse_to_fine import tree_order
+from .boxes import BoxHierarchy
 from .neighbours import KDTREE_MAX_DIM, blockwise_argmin_k, smallest_k
 from .rounding import U, dot_interval, fraction_down, gamma, up
 
@@ -40,9 +40,6 @@ from .rounding import U, dot_interval, fraction_down, gamma, up
 #: dimension <= PRUNED_MAX_DIM from this many pairs on
 PRUNED_MIN_PAIRS = 1e8
 PRUNED_MAX_DIM = 3
-#: points per leaf box and children per box of the pruned search's hierarchy
-BOX_LEAF = 64
-BOX_FANOUT = 8
 #: rows per vectorized batch of the pruned search (bounds its memory)
 QUERY_CHUNK = 8192
 
@@ -125,64 +122,6 @@ def _pruned_pays(P: ExactProblem) -> bool:
             and len(P.X) * len(P.Y) >= PRUNED_MIN_PAIRS)
 
 
-class _Boxes:
-    """Bounding boxes of consecutive points in k-d tree order: leaves of BOX_LEAF points, each
-    level above grouping BOX_FANOUT boxes; per box the largest potential, and the box and the
-    smallest :math:`H_j = |y'_j|^2 - g_j` of the centred points (for the linear bound).
-    Padding points repeat the last point with potential -inf (never a minimum); padding boxes
-    are empty (at infinity)."""
-
-    def __init__(self, Y: np.ndarray, Y1: np.ndarray, g: np.ndarray):
-        order = tree_order(Y)
-        n_leaf = -(-len(Y) // BOX_LEAF)
-        pad = n_leaf * BOX_LEAF - len(Y)
-
-        def padded(v, fill=None):
-            tail = np.repeat(v[order[-1:]], pad, 0) if fill is None else np.full(pad, fill)
-            return np.concatenate([v[order], tail])
-
-        self.Y, self.g, self.index = padded(Y), padded(g, -np.inf), padded(np.arange(len(Y)))
-        Y1p = padded(Y1)
-        H = (Y1p * Y1p).sum(1) - self.g  # +inf for padding points
-        d = Y.shape[1]
-        leaf = (lambda v: v.reshape(n_leaf, BOX_LEAF, *v.shape[1:]))
-        level = [leaf(self.Y).min(1), leaf(self.Y).max(1), leaf(self.g).max(1),
-                 leaf(Y1p).min(1), leaf(Y1p).max(1), leaf(H).min(1)]
-        self.levels = [level]
-        empty = (np.inf, np.inf, -np.inf, 0.0, 0.0, np.inf)  # a padding box: every bound inf
-        while len(level[0]) > BOX_FANOUT:
-            k = -(-len(level[0]) // BOX_FANOUT)
-            extra = k * BOX_FANOUT - len(level[0])
-            grouped = [np.concatenate([v, np.full((extra, *v.shape[1:]), e)]).reshape(
-                k, BOX_FANOUT, *v.shape[1:]) for v, e in zip(level, empty)]
-            level = [grouped[0].min(1), grouped[1].max(1), grouped[2].max(1),
-                     grouped[3].min(1), grouped[4].max(1), grouped[5].min(1)]
-            self.levels.append(level)
-        self.dim = d
-
-    def lower_bound(self, x, x1, s1, level: int, box, tau: float, err: float) -> np.ndarray:
-        r"""Rigorous lower bounds of :math:`\min_{j \in \mathrm{box}} |x - Y_j|^2 - g_j`, the
-        larger of two:
-
-        * distance: the computed gap :math:`\hat e_k = \max(fl(lo_k - x_k), fl(x_k - hi_k), 0)
-          \le e_k (1 + u)`, so :math:`\sum_k e_k^2 \ge fl(\sum_k fl(\hat e_k^2))(1 -
-          \gamma_{d+3})`, minus the box's largest potential (each operation then one step down);
-        * linear, on centred coordinates (``x1``, :math:`s_1 = fl(|x'|^2)`):
-          :math:`|x' - y'|^2 - g = |x'|^2 - 2 x' \cdot y' + H \ge s_1 - 2 \sum_k \max(x'_k lo'_k,
-          x'_k hi'_k) + \min_{box} H - E`, with ``err`` = E bounding every rounding (and the
-          centring; see :func:`pruned_ctransform`).  It stays tight where g is nearly quadratic,
-          where the distance bound is weak.
-        """
-        lo, hi, top, lo1, hi1, hmin = (a[box] for a in self.levels[level])
-        gap = np.maximum(np.maximum(lo - x, x - hi), 0.0)
-        s = (gap * gap).sum(1) * (1.0 - gamma(self.dim + 3))
-        lb = np.nextafter(np.nextafter(s, -np.inf) - top, -np.inf)
-        corner = np.maximum(x1 * lo1, x1 * hi1).sum(1)
-        lin = np.nextafter(s1 - 2.0 * corner + hmin - err, -np.inf)
-        lb = np.maximum(lb, lin)
-        return np.nextafter(lb - tau, -np.inf) if tau else lb
-
-
 def pruned_ctransform(P: ExactProblem, g: np.ndarray, below: np.ndarray,
                       transpose: bool = False, return_index: bool = False, candidates: int = 1):
     r""":func:`certified_ctransform` with thresholds ``below`` (p = 2, low dimension): only the
@@ -190,7 +129,7 @@ def pruned_ctransform(P: ExactProblem, g: np.ndarray, below: np.ndarray,
     column-generation potentials.
 
     With :math:`T_i` = ``below[i]``, a box whose rigorous lower bound (see
-    :meth:`_Boxes.lower_bound`) is :math:`\ge T_i` is skipped; the points of every other leaf
+    :meth:`~otgen.theory.boxes.BoxHierarchy.lower_bound`) is :math:`\ge T_i` is skipped; the points of every other leaf
     box are evaluated and lowered exactly as in :func:`certified_ctransform`.  Then
     :math:`f_i = \min(T_i, \text{evaluated})` is :math:`\le C_{ij} - g_j` for every j: for a
     skipped box, :math:`C_{ij} - g_j \ge` its bound :math:`\ge T_i`.  Candidates: the
@@ -201,29 +140,37 @@ def pruned_ctransform(P: ExactProblem, g: np.ndarray, below: np.ndarray,
     T = np.asarray(below, dtype=np.float64)
     k = max(1, min(candidates, len(B)))
     A1, B1, ra, rb = _centred(P, transpose)
-    boxes = _Boxes(B, B1, g)
     d = A.shape[1]
     # the linear bound's error: centring 8 g_1 R^2, |x'|^2 g_d R^2, the corner product
     # 2 g_d sqrt(d) R^2, H g_(d+2) (R^2 + |g|), three additions 3u (...): all within E
     R = float(max(ra.max(initial=0.0), rb.max(initial=0.0)))
+    boxes = BoxHierarchy(B, B1, g, R)
     err = up(gamma(d + 8) * up(12 * (1 + np.sqrt(d)) * R * R + 4 * float(np.abs(g).max())))
     s1 = (A1 * A1).sum(1)
     f = T.copy()
     vals, idx = np.full((len(A), k), np.inf), np.full((len(A), k), -1, dtype=np.int64)
+    listed = return_index and k > 1  # a ranked candidate list; else at most the argmin
     for s in range(0, len(A), QUERY_CHUNK):
         rows = slice(s, s + QUERY_CHUNK)
         pairs = _pruned_rows(P, boxes, (A[rows], A1[rows], s1[rows]), T[rows], err)
-        mins, (r, c, w) = _evaluate_leaves(P, boxes, A[rows], T[rows], *pairs)
-        np.minimum.at(f, mins[0] + s, _lowered(P, mins[1]))
-        order = np.lexsort((w, r))  # candidates: by row, then value
-        r, c, w = r[order] + s, c[order], w[order]
-        rank = np.arange(len(r)) - np.searchsorted(r, r)  # position within its row
-        top = rank < k
-        vals[r[top], rank[top]], idx[r[top], rank[top]] = w[top], c[top]
+        (r, mins, cols), cand = _evaluate_leaves(P, boxes, A[rows], T[rows], *pairs, listed)
+        np.minimum.at(f, r + s, _lowered(P, mins))
+        if listed:
+            r, c, w = cand
+            order = np.lexsort((w, r))  # candidates: by row, then value
+            r, c, w = r[order] + s, c[order], w[order]
+            rank = np.arange(len(r)) - np.searchsorted(r, r)  # position within its row
+            top = rank < k
+            vals[r[top], rank[top]], idx[r[top], rank[top]] = w[top], c[top]
+        elif return_index:  # the argmin of each row whose computed minimum is below T
+            best = T[rows].copy()
+            np.minimum.at(best, r, mins)
+            hit = (mins == best[r]) & (mins < T[rows][r])
+            vals[r[hit] + s, 0], idx[r[hit] + s, 0] = mins[hit], cols[hit]
     return _ctransform_output(f, idx, vals, return_index, candidates)
 
 
-def _pruned_rows(P: ExactProblem, boxes: _Boxes, queries, T: np.ndarray, err: float):
+def _pruned_rows(P: ExactProblem, boxes: BoxHierarchy, queries, T: np.ndarray, err: float):
     """The (row, leaf box) pairs of a batch of rows with thresholds T that no bound skips
     (``queries``: the rows' points, centred points and their computed squared norms), found by
     descending the boxes level by level (see :func:`pruned_ctransform`)."""
@@ -238,37 +185,42 @@ def _pruned_rows(P: ExactProblem, boxes: _Boxes, queries, T: np.ndarray, err: fl
         if level == 0:
             break
         level -= 1
-        rows = np.repeat(rows, BOX_FANOUT)
-        box = (box[:, None] * BOX_FANOUT + np.arange(BOX_FANOUT)).ravel()
+        rows = np.repeat(rows, boxes.fanout)
+        box = (box[:, None] * boxes.fanout + np.arange(boxes.fanout)).ravel()
         inside = box < len(boxes.levels[level][0])
         rows, box = rows[inside], box[inside]
     return rows, box
 
 
-def _evaluate_leaves(P: ExactProblem, boxes: _Boxes, A: np.ndarray, T: np.ndarray, rows, box):
+def _evaluate_leaves(P: ExactProblem, boxes: BoxHierarchy, A: np.ndarray, T: np.ndarray, rows,
+                     box, listed: bool = True):
     r"""Computed values :math:`fl(fl(\hat C_{ij}(1 - \omega)) - g_j)` of the listed (row, leaf
     box) pairs, one ``cdist`` per leaf box (the same costs and rounding as
-    :func:`certified_ctransform`).  Returns ``(rows, minima)`` (one per pair) and the
-    candidates ``(rows, columns, values)``: the values below their row's threshold T."""
+    :func:`certified_ctransform`).  Returns ``(rows, minima, argmin columns)`` (one per pair)
+    and, with ``listed``, the candidates ``(rows, columns, values)``: the values below their
+    row's threshold T."""
     empty = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
     if not len(box):
-        return (empty[0], empty[2]), empty
+        return (empty[0], empty[2], empty[0]), empty
     order = np.argsort(box, kind="stable")
     rows, box = rows[order], box[order]
     starts = np.flatnonzero(np.r_[True, box[1:] != box[:-1]])
     shrink = _shrink(P)
-    minima = np.empty(len(rows))
+    minima, argcol = np.empty(len(rows)), np.empty(len(rows), np.int64)
     cand = [empty]
     for s, e in zip(starts, np.r_[starts[1:], len(box)]):
-        pts = slice(box[s] * BOX_LEAF, (box[s] + 1) * BOX_LEAF)
+        pts = slice(box[s] * boxes.leaf, (box[s] + 1) * boxes.leaf)
         W = cdist(A[rows[s:e]], boxes.Y[pts], "sqeuclidean")
         W *= shrink
         W -= boxes.g[pts][None, :]  # padding points: potential -inf, W = +inf
-        minima[s:e] = W.min(1)
-        i, j = np.nonzero(W < T[rows[s:e]][:, None])
-        if len(i):
-            cand.append((rows[s:e][i], boxes.index[pts][j], W[i, j]))
-    return (rows, minima), tuple(np.concatenate(t) for t in zip(*cand))
+        at = W.argmin(1)
+        minima[s:e] = W[np.arange(len(at)), at]
+        argcol[s:e] = boxes.index[pts][at]
+        if listed:
+            i, j = np.nonzero(W < T[rows[s:e]][:, None])
+            if len(i):
+                cand.append((rows[s:e][i], boxes.index[pts][j], W[i, j]))
+    return (rows, minima, argcol), tuple(np.concatenate(t) for t in zip(*cand))
 
 
 def _smallest(W, k: int, below=None):

@@ -21,11 +21,13 @@ from .ground_costs import MATRIX_METHODS, Euclidean, GroundCost, resolve_cost
 from .ot_cost import solve_matrix
 from .progress import verbose_logging
 from .ctransform import c_transform_knn
+from .ctransform import PRUNED_MAX_DIM
+from .quantized import quantized_applies, solve_quantized
 from .sparse import solve_sparse
 from .plans import SparseCoupling
 from .result import OTResult, SolverOutput
 
-METHODS = {"auto", "exact", "sparse", "sinkhorn", "1d", "gaussian"}
+METHODS = {"auto", "exact", "sparse", "quantized", "sinkhorn", "1d", "gaussian"}
 #: relative gap attributed to floating-point rounding when checking ``tol`` (e.g. tol=0)
 GAP_ROUNDING = 1e-10
 
@@ -61,13 +63,18 @@ def wasserstein(x, y, a=None, b=None, *, p: float | None = None, cost=None,
         ``cost(x, y) -> (n, m)`` on float64 torch tensors.  Euclidean powers work with every
         method; the other costs with ``"exact"`` (``"auto"`` picks it), on their dense cost
         matrix, certified with its rounding bound (a callable: for the costs it computes).
-    method : {"auto", "exact", "sparse", "sinkhorn", "1d", "gaussian"}
+    method : {"auto", "exact", "sparse", "quantized", "sinkhorn", "1d", "gaussian"}
         * ``"exact"``: network simplex (POT); the interval is the LP duality gap (zero at optimum).
           Beyond ``DENSE_EXACT_MAX`` cost entries it runs the sparse solver to optimality.
         * ``"sparse"``: network simplex on a sparse candidate graph built coarse to fine
           (:mod:`otgen.theory.coarse_to_fine`) and grown by column generation
           (:mod:`otgen.theory.sparse`), O((n + m) k) memory; stops once the certified gap is
           <= ``tol`` (default 1e-2).
+        * ``"quantized"`` (p = 2, d <= 3; large clouds): the OT between clusters of both
+          clouds (the sparse solver), its plan refined inside cluster pairs (upper bound) and
+          its potential extended to the points and c-transformed over all pairs (lower bound,
+          pruned search); clusters 4x smaller until the gap is <= ``tol`` (default 1e-2)
+          (:mod:`otgen.theory.quantized`).  1e6 points in about 2.5 minutes on 2 cores.
         * ``"sinkhorn"``: log-domain eps-scaled Sinkhorn (dense, blockwise or KeOps reductions);
           upper = rounded entropic plan (Altschuler et al. 2017), lower = c-transform of the
           potential.  ``eps`` fixed, or refined until the gap meets ``tol``.
@@ -186,6 +193,10 @@ def _check_method_fits(method: str, mu: Measures, p: float, eps) -> None:
         raise ValueError(f"method='1d' needs p >= 1 (sorted coupling), got p={p}")
     if method == "gaussian" and p != 2:
         raise ValueError(f"method='gaussian' is the Bures formula for p=2 only, got p={p}")
+    if method == "quantized" and not quantized_applies(p, mu.d):
+        raise ValueError(f"method='quantized' needs p=2 and dimension 1 to {PRUNED_MAX_DIM} "
+                         f"(the pruned c-transform), got p={p}, dimension {mu.d}; use "
+                         "method='sparse'")
     if eps is not None and method != "sinkhorn":
         raise ValueError(f"eps is only used by method='sinkhorn', got method={method!r}")
 
@@ -241,6 +252,8 @@ def _solve_positive(mu: Measures, p, method, tol, seed, max_iter) -> SolverOutpu
         return solve_exact(mu, p, **({"max_iter": max_iter} if max_iter else {}))
     if method == "sparse":
         return solve_sparse(mu, p, tol=1e-2 if tol is None else tol)
+    if method == "quantized":
+        return solve_quantized(mu, p, tol=1e-2 if tol is None else tol)
     if method == "1d":
         return _solve_1d(mu, p)
     return _solve_gaussian(mu, seed)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+import otgen.theory.boxes as BX
 import otgen.theory.ctransform as CT
 from otgen.theory.certificate import ExactProblem
 
@@ -24,8 +25,8 @@ def exact_min(X, Y, g):
 
 @pytest.fixture
 def tiny_boxes(monkeypatch):
-    monkeypatch.setattr(CT, "BOX_LEAF", 2)
-    monkeypatch.setattr(CT, "BOX_FANOUT", 2)
+    monkeypatch.setattr(BX, "BOX_LEAF", 2)
+    monkeypatch.setattr(BX, "BOX_FANOUT", 2)
     monkeypatch.setattr(CT, "QUERY_CHUNK", 5)
 
 
@@ -34,7 +35,7 @@ def tiny_boxes(monkeypatch):
 @given(seed=st.integers(0, 2**31), n=st.integers(1, 12), m=st.integers(1, 17),
        d=st.integers(1, 3), log_scale=st.sampled_from([-200, -8, 0, 8, 150]),
        layout=st.sampled_from(["normal", "far", "duplicates"]),
-       g_kind=st.sampled_from(["zero", "random", "huge", "quadratic"]))
+       g_kind=st.sampled_from(["zero", "random", "huge", "quadratic", "tilted"]))
 def test_pruned_is_below_the_exact_minimum_and_tight(tiny_boxes, seed, n, m, d, log_scale,
                                                      layout, g_kind):
     rng = np.random.default_rng(seed)
@@ -47,7 +48,10 @@ def test_pruned_is_below_the_exact_minimum_and_tight(tiny_boxes, seed, n, m, d, 
     P = ExactProblem.build(x * s, y * s, np.full(n, 1 / n), np.full(m, 1 / m), 2)
     g = {"zero": np.zeros(m), "random": rng.normal(size=m) * 0.1,
          "huge": rng.normal(size=m) * 1e30,
-         "quadratic": 0.4 * (P.Y ** 2).sum(1)}[g_kind]
+         "quadratic": 0.4 * (P.Y ** 2).sum(1),
+         # an OT-like potential: a steep linear part (the tilted bound's case) plus noise
+         "tilted": 3.0 * P.Y @ rng.normal(size=d) + 0.3 * (P.Y ** 2).sum(1)
+         + 1e-3 * rng.normal(size=m)}[g_kind]
     for transpose in (False, True):
         A, B = (P.Y, P.X) if transpose else (P.X, P.Y)
         h = np.resize(g, len(B))
@@ -67,6 +71,12 @@ def test_pruned_is_below_the_exact_minimum_and_tight(tiny_boxes, seed, n, m, d, 
         tight = T >= ref
         size = max(scale, float(np.abs(h).max()), float(np.abs(C + h[None, :]).max()))
         assert np.all(np.abs(f - ref)[tight] <= 1e-12 * size + 4 * P.tau + 1e-300)
+        # the argmin alone (candidates=1): a column whose value is the row's computed minimum
+        f1, arg = CT.pruned_ctransform(P, h, T, transpose=transpose, return_index=True)
+        np.testing.assert_array_equal(f1, f)
+        for i in np.flatnonzero(arg >= 0):
+            assert C[i, arg[i]] <= C[i].min() + 1e-12 * size + 4 * P.tau
+        assert np.all(arg[C.min(1) < T - 1e-9 * scale] >= 0)
         for i in range(len(A)):
             below_t = np.flatnonzero(C[i] < T[i] - 1e-9 * scale)
             got = set(idx[i][idx[i] >= 0].tolist())
