@@ -120,6 +120,13 @@ def test_public_method_and_refinement_to_the_sparse_solver(monkeypatch):
     res = wasserstein(x, y, method="quantized", tol=0.05)
     assert res.lower <= truth * (1 + 1e-12) and truth <= res.upper * (1 + 1e-12)
     assert res.converged and (res.upper - res.lower) <= 0.05 * res.upper
+    # torch in, torch out, with the gradient of the plan's cost
+    torch = pytest.importorskip("torch")
+    xt = torch.tensor(x, requires_grad=True)
+    rt = wasserstein(xt, torch.tensor(y), method="quantized", tol=0.05)
+    assert isinstance(rt.value, torch.Tensor) and rt.lower == res.lower
+    rt.value.backward()
+    assert xt.grad is not None and bool(torch.isfinite(xt.grad).all())
 
 
 def test_quantized_rejects_what_it_cannot_certify():
