@@ -74,7 +74,8 @@ class BoxHierarchy:
         level = [leaf(self.Y).min(1), leaf(self.Y).max(1), leaf(self.g).max(1),
                  leaf(Y1p).min(1), leaf(Y1p).max(1), leaf(H).min(1)]
         self.levels = [level]
-        empty = (np.inf, np.inf, -np.inf, 0.0, 0.0, np.inf)  # a padding box: every bound inf
+        # a padding box: neutral for its parent's min / max, every bound of its own +inf
+        empty = (np.inf, -np.inf, -np.inf, np.inf, -np.inf, np.inf)
         while len(level[0]) > fanout:
             k = -(-len(level[0]) // fanout)
             extra = k * fanout - len(level[0])
@@ -148,7 +149,7 @@ class BoxHierarchy:
         lb = np.nextafter(np.nextafter(s, -np.inf) - top, -np.inf)
         corner = np.maximum(x1 * lo1, x1 * hi1).sum(1)
         lin = np.nextafter(s1 - 2.0 * corner + hmin - err, -np.inf)
-        lb = np.maximum(lb, lin)
+        lb = np.fmax(lb, lin)  # fmax: a NaN bound (0 x inf on an empty box) is ignored
         w, rho, terr = (a[box] for a in self.tilts[level])
         z = x1 + w
         gap = np.maximum(np.maximum(lo1 - z, z - hi1), 0.0)
@@ -156,6 +157,6 @@ class BoxHierarchy:
         q = 2.0 * (x1 * w).sum(1) + (w * w).sum(1)
         tilted = np.nextafter(np.nextafter(np.nextafter(st - q, -np.inf) + rho, -np.inf) - terr,
                               -np.inf)
-        lb = np.maximum(lb, np.where(np.isnan(tilted), -np.inf, tilted))
+        lb = np.fmax(lb, tilted)
         lb = np.where(np.isnan(lb), -np.inf, lb)  # never skip a box on a NaN
         return np.nextafter(lb - tau, -np.inf) if tau else lb

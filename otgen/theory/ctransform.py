@@ -138,6 +138,9 @@ def pruned_ctransform(P: ExactProblem, g: np.ndarray, below: np.ndarray,
     A, B = (P.Y, P.X) if transpose else (P.X, P.Y)
     g = np.asarray(g, dtype=np.float64)
     T = np.asarray(below, dtype=np.float64)
+    if np.isnan(g).any() or np.isnan(T).any():
+        raise ValueError("pruned_ctransform: the potential g and the thresholds must not "
+                         "contain NaN")
     k = max(1, min(candidates, len(B)))
     A1, B1, ra, rb = _centred(P, transpose)
     d = A.shape[1]

@@ -36,6 +36,7 @@ B. Schmitzer. A sparse multiscale algorithm for dense optimal transport. JMIV 56
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,6 +73,7 @@ class _Attempt:
     plan: tuple            # (i, j, mass) of the certified coupling (tree order)
     f: np.ndarray
     g: np.ndarray
+    cost_scale: float = 0.0  # the largest cost the coupling uses (gap_ok's rounding floor)
 
 
 def quantized_applies(p: float, d: int) -> bool:
@@ -109,7 +111,7 @@ def solve_quantized(mu: Measures, p: float, *, tol: float = 1e-2,
         best = att if best is None else _merge(best, att)
         logger.info("quantized: clusters of %d points: certified [%.10g, %.10g]", size,
                     P.to_caller_units(best.lower, "down"), P.to_caller_units(best.upper, "up"))
-        done = gap_ok(best.lower, best.upper, P, 0.0, tol)
+        done = gap_ok(best.lower, best.upper, P, best.cost_scale, tol)
         if done or attempts > MAX_REFINEMENTS:
             break
         size //= SHRINK
@@ -126,8 +128,11 @@ def solve_quantized(mu: Measures, p: float, *, tol: float = 1e-2,
 
 def _attempt(P: ExactProblem, size: int, tol: float) -> _Attempt:
     """One coarse solve and the two certified bounds it gives (normalized units)."""
-    center = np.concatenate([P.X, P.Y]).mean(0)
-    xs, ys = P.X - center, P.Y - center  # search coordinates only: never used in a bound
+    both = np.concatenate([P.X, P.Y])
+    # search coordinates only, never used in a bound; the bounding box's midpoint (not the
+    # mean) so that identical points stay identical (exactly 0)
+    center = (both.min(0) + both.max(0)) / 2
+    xs, ys = P.X - center, P.Y - center
     a, b = P.a, P.b_balanced
     cx, wa = clusters(xs, a, size)
     cy, wb = clusters(ys, b, size)
@@ -139,14 +144,15 @@ def _attempt(P: ExactProblem, size: int, tol: float) -> _Attempt:
     pv = plan_value(P, i, j, mass)
     g = extended_potential(ys, cx, wa, coarse.potentials[0], size, (i, j, mass))
     f = pruned_ctransform(P, g, _thresholds(P, ys, g, pv.i, pv.j))
-    return _Attempt(size, dual_value(P, f, g), pv.upper, (pv.i, pv.j, pv.mass), f, g)
+    lower = max(dual_value(P, f, g), 0.0)  # costs are >= 0: so is every coupling's cost
+    return _Attempt(size, lower, pv.upper, (pv.i, pv.j, pv.mass), f, g, pv.cost_scale)
 
 
 def _merge(old: _Attempt, new: _Attempt) -> _Attempt:
     """The better bound of each side (both are certified)."""
     lo = old if old.lower >= new.lower else new
     hi = old if old.upper <= new.upper else new
-    return _Attempt(new.size, lo.lower, hi.upper, hi.plan, lo.f, lo.g)
+    return _Attempt(new.size, lo.lower, hi.upper, hi.plan, lo.f, lo.g, hi.cost_scale)
 
 
 def refine_plan(xs, ys, a, b, size: int, coarse, theta):
@@ -210,24 +216,30 @@ def extended_potential(ys, cx, wa, fc, size: int, fine_plan) -> np.ndarray:
     gives a valid bound; this one is smooth (as the continuous potential is) and never above
     the hard c-transform by more than :math:`\varepsilon \log(1 / A_k)`."""
     i, j, mass = fine_plan
-    Pg = ExactProblem.build(ys, cx, np.ones(len(ys)), wa, 2.0)  # a search: exact scaling only
-    scale = 2.0 ** (2 * Pg.k)
-    # a threshold for each point's search: the coarse partner's value through its fine partner
-    part = np.zeros(len(ys), np.int64)
+    part = np.zeros(len(ys), np.int64)  # each point's coarse partner, through its fine partner
     order = np.argsort(mass, kind="stable")
     part[j[order]] = i[order] // size
-    start = ((Pg.X - Pg.Y[part]) ** 2).sum(1) - fc[part] * scale
-    T = start + 1e-9 * np.abs(start) + 1e-300
-    _, kstar = pruned_ctransform(Pg, fc * scale, T, return_index=True)
+    start = ((ys - cx[part]) ** 2).sum(1) - fc[part]
+    Pg = ExactProblem.build(ys, cx, np.ones(len(ys)), wa, 2.0)  # a search: exact scaling only
+    scale = math.ldexp(1.0, min(2 * Pg.k, 1000))
+    T = start * scale
+    if not (np.isfinite(scale) and np.all(np.isfinite(T)) and np.all(np.isfinite(fc * scale))):
+        return recentred(start)  # a degenerate cloud (all points within 1e-300): any g will do
+    _, kstar = pruned_ctransform(Pg, fc * scale, T + 1e-9 * np.abs(T) + 1e-300,
+                                 return_index=True)
     kstar = np.where(kstar >= 0, kstar, part)
+    hard = ((ys - cx[kstar]) ** 2).sum(1) - fc[kstar]
     k = min(SOFT_NEIGHBOURS, len(cx))
     near = np.asarray(cKDTree(cx).query(cx, k=k)[1]).reshape(len(cx), k)
     cand = near[kstar]
     spacing = ((cx[near[:, min(1, k - 1)]] - cx[near[:, 0]]) ** 2).sum(1)
-    eps = max(float(np.median(spacing)), 1e-300)
-    z = (fc[cand] - ((ys[:, None, :] - cx[cand]) ** 2).sum(-1)) / eps + np.log(wa[cand])
-    top = z.max(1)
-    g = -eps * (top + np.log(np.exp(z - top[:, None]).sum(1)))
+    eps = float(np.median(spacing))
+    with np.errstate(all="ignore"):
+        z = (fc[cand] - ((ys[:, None, :] - cx[cand]) ** 2).sum(-1)) / eps + np.log(wa[cand])
+        top = z.max(1)
+        g = -eps * (top + np.log(np.exp(z - top[:, None]).sum(1)))
+    if not (eps > 0 and np.all(np.isfinite(g))):
+        g = hard  # coincident centroids: the hard c-transform, unsmoothed
     return recentred(g)
 
 

@@ -148,3 +148,21 @@ def test_auto_picks_quantized_by_the_documented_rule():
     assert choose_method(big, big, 2, 1.0, tol=0.01) == "sparse"
     assert choose_method(big, big, 2, 2.0, tol=0) == "exact"
     assert choose_method(big, big, 1, 2.0, tol=0.01) == "1d"
+
+
+@pytest.mark.parametrize("d, scale", [(2, 1e-150), (3, 1e140), (1, 1.0)])
+def test_identical_points_and_a_nonnegative_lower_bound(one_attempt, d, scale):
+    """Found by an adversarial review: all points identical crashed the potential extension
+    (a 2^1080 scale, a zero smoothing eps); and OT >= 0 bounds the lower side for free."""
+    x = np.full((17, d), scale)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = Q.solve_quantized(check_measures(x, x.copy()), 2.0, tol=1e-2, cluster_size=4)
+    assert out.lower == 0.0 and 0.0 <= out.upper <= 1e-290  # the underflow allowance
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3))
+    y = x + 1e-12 * rng.normal(size=(400, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = Q.solve_quantized(check_measures(x, y), 2.0, tol=1e-2, cluster_size=16)
+    assert 0.0 <= out.lower <= assignment_ot(x, y, 2.0)[0] * (1 + 1e-12) <= out.upper * (1 + 1e-12)
