@@ -1,6 +1,6 @@
 r"""Bounding-box hierarchy of a point cloud with rigorous lower bounds of a c-transform.
 
-The pruned c-transform (:func:`otgen.theory.ctransform.pruned_ctransform`, p = 2) skips every
+The pruned c-transform (``ctransform.pruned_ctransform``, p = 2) skips every
 box of points for which a *proved* lower bound of
 
 .. math:: \min_{j \in \mathrm{box}} |x - y_j|^2 - g_j
@@ -21,7 +21,7 @@ valid on the exact inputs whatever the potential, and each is tight in a differe
   leaving only its variation across the box.  Measured (n = 100,000, d = 2, a c-transform of a
   coarse potential): 116 leaf boxes evaluated per row with the first two bounds.
 
-Rounding is accounted for as in :mod:`otgen.theory.rounding`, each bound's error is derived in
+Rounding is accounted for as in ``otgen.theory.rounding``, each bound's error is derived in
 the method that computes it.
 """
 from __future__ import annotations

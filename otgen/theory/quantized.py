@@ -1,25 +1,25 @@
 r"""Certified W_2 between very large clouds in low dimension, from an OT between their clusters.
 
-Every exact LP engine measured here grows faster than n^1.8 (:mod:`otgen.theory.simplex`), so
+Every exact LP engine measured here grows faster than n^1.8 (``otgen.theory.simplex``), so
 a million points cannot go through one.  But a tolerance of 1% does not need the fine LP:
 
 1. **Quantize.**  Both clouds are put in k-d tree order and cut into clusters of ``s``
    consecutive points (weighted centroids, total masses).
 2. **Coarse OT.**  The OT between the two sets of centroids is solved by the sparse solver
-   (:func:`otgen.theory.sparse.solve_sparse`, tolerance ``tol / 4``): its plan :math:`\Pi`
+   (``sparse.solve_sparse``, tolerance ``tol / 4``): its plan :math:`\Pi`
    and potentials :math:`(\bar f, \bar g)`.
 3. **Upper bound: refine the coarse plan.**  Each coarse pair (k, l) carries
    :math:`\Pi_{kl}`; inside it the points of cluster k (masses :math:`a_i \Pi_{kl} / A_k`) and
    of cluster l (:math:`b_j \Pi_{kl} / B_l`) are coupled by the north-west corner rule along
    one axis.  That is a coupling of (a, b) with at most ~2 n pairs; its cost is certified by
-   :func:`~otgen.theory.certificate.plan_value` (exact integer flows, rounding repaired).  For
+   ``certificate.plan_value`` (exact integer flows, rounding repaired).  For
    p = 2 it exceeds the coarse optimum by at most the within-cluster variances
    :math:`V_\mu + V_\nu`.
 4. **Lower bound: extend the coarse potential.**  The coarse potential becomes a function on
    the plane by its c-transform, :math:`g(y) = \min_k |\bar x_k - y|^2 - \bar f_k` (found
    exactly by the pruned search), smoothed by a soft-min over the 24 coarse neighbours of the
    argmin at the coarse spacing; then :math:`f = g^c` on the fine points by the *certified*
-   pruned c-transform (:func:`otgen.theory.ctransform.pruned_ctransform`) and the bound is the
+   pruned c-transform (``ctransform.pruned_ctransform``) and the bound is the
    dual value of (f, g), exactly feasible over all n m pairs.
 
 If the certified gap exceeds ``tol``, the clusters are cut 4x smaller and the steps repeat
