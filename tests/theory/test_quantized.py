@@ -46,7 +46,7 @@ def one_attempt(monkeypatch):
     monkeypatch.setattr(Q, "MAX_REFINEMENTS", 0)
 
 
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # constant patch
 @given(seed=st.integers(0, 2**31), family=st.sampled_from(FAMILIES), d=st.integers(1, 3),
        size=st.sampled_from([4, 16]), log_scale=st.sampled_from([-9, 0, 9]),
