@@ -337,8 +337,12 @@ def _million_lines(rows) -> list[str]:
         gl = [q for q in rows if q["solver"] == "geomloss-multiscale" and q["d"] == r["d"]
               and _ladder(q)]
         same = [q for q in gl if q["n"] == r["n"]]
+        stopped = [q for q in rows if q["solver"] == "geomloss-multiscale" and q["d"] == r["d"]
+                   and q["n"] == r["n"] and "skipped" in q]
         if same:
             ref = f"measured {same[0]['time_s']:.0f} s, +{same[0]['extra_mb']:.0f} MB"
+        elif stopped:
+            ref = stopped[0]["skipped"]
         elif gl:
             pts = [(q["n"], q["time_s"]) for q in gl]
             ref = (f"not run: predicted {predict(pts, r['n']):,.0f} s from its rows at n = "
