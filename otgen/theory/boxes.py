@@ -70,6 +70,11 @@ class BoxHierarchy:
         self.dim, self.R = Y.shape[1], float(R)
         finite = np.isfinite(g)
         self.g_max = float(np.abs(g[finite]).max(initial=0.0))
+        # the linear bound's error: centring 8 g_1 R^2, |x'|^2 g_d R^2, the corner product
+        # 2 g_d sqrt(d) R^2, H g_(d+2) (R^2 + |g|), three additions 3u (...): all within E
+        d = self.dim
+        self.linear_err = up(gamma(d + 8) * up(12 * (1 + np.sqrt(d)) * R * R
+                                               + 4 * float(np.abs(g).max(initial=0.0))))
         leaf = (lambda v: v.reshape(n_leaf, self.leaf, *v.shape[1:]))
         level = [leaf(self.Y).min(1), leaf(self.Y).max(1), leaf(self.g).max(1),
                  leaf(Y1p).min(1), leaf(Y1p).max(1), leaf(H).min(1)]
@@ -124,7 +129,7 @@ class BoxHierarchy:
         bad = ~np.isfinite(err) | np.isnan(rho)
         return w, np.where(bad, -np.inf, rho), np.where(bad, 0.0, err)
 
-    def lower_bound(self, x, x1, s1, level: int, box, tau: float, err: float) -> np.ndarray:
+    def lower_bound(self, x, x1, s1, level: int, box, tau: float) -> np.ndarray:
         r"""Rigorous lower bounds of :math:`\min_{j \in \mathrm{box}} |x - Y_j|^2 - g_j`, the
         largest of three:
 
@@ -133,8 +138,8 @@ class BoxHierarchy:
           \gamma_{d+3})`, minus the box's largest potential (each operation then one step down);
         * linear, on centred coordinates (``x1``, :math:`s_1 = fl(|x'|^2)`):
           :math:`|x' - y'|^2 - g = |x'|^2 - 2 x' \cdot y' + H \ge s_1 - 2 \sum_k \max(x'_k lo'_k,
-          x'_k hi'_k) + \min_{box} H - E`, with ``err`` = E bounding every rounding (and the
-          centring; see :func:`~otgen.theory.ctransform.pruned_ctransform`);
+          x'_k hi'_k) + \min_{box} H - E`, with E (``linear_err``) bounding every rounding and
+          the centring;
         * tilted, on centred coordinates: :math:`\mathrm{dist}(x' + w, \mathrm{box})^2 -
           2 w\cdot x' - |w|^2 + \rho`.  The shifted query :math:`z = fl(x' + w)` is within
           :math:`L = u (R + |w|)` of :math:`x' + w`, so :math:`\mathrm{dist}(x' + w)^2 \ge
@@ -148,7 +153,7 @@ class BoxHierarchy:
         s = (gap * gap).sum(1) * (1.0 - gamma(self.dim + 3))
         lb = np.nextafter(np.nextafter(s, -np.inf) - top, -np.inf)
         corner = np.maximum(x1 * lo1, x1 * hi1).sum(1)
-        lin = np.nextafter(s1 - 2.0 * corner + hmin - err, -np.inf)
+        lin = np.nextafter(s1 - 2.0 * corner + hmin - self.linear_err, -np.inf)
         lb = np.fmax(lb, lin)  # fmax: a NaN bound (0 x inf on an empty box) is ignored
         w, rho, terr = (a[box] for a in self.tilts[level])
         z = x1 + w

@@ -129,8 +129,9 @@ def pruned_ctransform(P: ExactProblem, g: np.ndarray, below: np.ndarray,
     column-generation potentials.
 
     With :math:`T_i` = ``below[i]``, a box whose rigorous lower bound (see
-    :meth:`~otgen.theory.boxes.BoxHierarchy.lower_bound`) is :math:`\ge T_i` is skipped; the points of every other leaf
-    box are evaluated and lowered exactly as in :func:`certified_ctransform`.  Then
+    :meth:`~otgen.theory.boxes.BoxHierarchy.lower_bound`) is :math:`\ge T_i` is skipped;
+    the points of every other leaf box are evaluated and lowered exactly as in
+    :func:`certified_ctransform`.  Then
     :math:`f_i = \min(T_i, \text{evaluated})` is :math:`\le C_{ij} - g_j` for every j: for a
     skipped box, :math:`C_{ij} - g_j \ge` its bound :math:`\ge T_i`.  Candidates: the
     ``candidates`` smallest computed values below :math:`T_i` (every such pair lies in an
@@ -143,19 +144,14 @@ def pruned_ctransform(P: ExactProblem, g: np.ndarray, below: np.ndarray,
                          "contain NaN")
     k = max(1, min(candidates, len(B)))
     A1, B1, ra, rb = _centred(P, transpose)
-    d = A.shape[1]
-    # the linear bound's error: centring 8 g_1 R^2, |x'|^2 g_d R^2, the corner product
-    # 2 g_d sqrt(d) R^2, H g_(d+2) (R^2 + |g|), three additions 3u (...): all within E
-    R = float(max(ra.max(initial=0.0), rb.max(initial=0.0)))
-    boxes = BoxHierarchy(B, B1, g, R)
-    err = up(gamma(d + 8) * up(12 * (1 + np.sqrt(d)) * R * R + 4 * float(np.abs(g).max())))
+    boxes = BoxHierarchy(B, B1, g, float(max(ra.max(initial=0.0), rb.max(initial=0.0))))
     s1 = (A1 * A1).sum(1)
     f = T.copy()
     vals, idx = np.full((len(A), k), np.inf), np.full((len(A), k), -1, dtype=np.int64)
     listed = return_index and k > 1  # a ranked candidate list; else at most the argmin
     for s in range(0, len(A), QUERY_CHUNK):
         rows = slice(s, s + QUERY_CHUNK)
-        pairs = _pruned_rows(P, boxes, (A[rows], A1[rows], s1[rows]), T[rows], err)
+        pairs = _pruned_rows(P, boxes, (A[rows], A1[rows], s1[rows]), T[rows])
         (r, mins, cols), cand = _evaluate_leaves(P, boxes, A[rows], T[rows], *pairs, listed)
         np.minimum.at(f, r + s, _lowered(P, mins))
         if listed:
@@ -173,7 +169,7 @@ def pruned_ctransform(P: ExactProblem, g: np.ndarray, below: np.ndarray,
     return _ctransform_output(f, idx, vals, return_index, candidates)
 
 
-def _pruned_rows(P: ExactProblem, boxes: BoxHierarchy, queries, T: np.ndarray, err: float):
+def _pruned_rows(P: ExactProblem, boxes: BoxHierarchy, queries, T: np.ndarray):
     """The (row, leaf box) pairs of a batch of rows with thresholds T that no bound skips
     (``queries``: the rows' points, centred points and their computed squared norms), found by
     descending the boxes level by level (see :func:`pruned_ctransform`)."""
@@ -183,7 +179,7 @@ def _pruned_rows(P: ExactProblem, boxes: BoxHierarchy, queries, T: np.ndarray, e
     rows = np.repeat(np.arange(len(A)), n_top)
     box = np.tile(np.arange(n_top), len(A))
     while True:
-        keep = boxes.lower_bound(A[rows], A1[rows], s1[rows], level, box, P.tau, err) < T[rows]
+        keep = boxes.lower_bound(A[rows], A1[rows], s1[rows], level, box, P.tau) < T[rows]
         rows, box = rows[keep], box[keep]
         if level == 0:
             break
