@@ -43,15 +43,14 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .._validate import Measures, mass_matched
-from .certificate import ExactProblem, dual_value, plan_value
+from .certificate import ExactProblem, PlanValue, dual_value, plan_value
 from .certify import default_directions
 from .coarse_to_fine import clusters, tree_order
 from .ctransform import PRUNED_MAX_DIM, pruned_ctransform, recentred
-from .exact import gap_ok
-from .plans import SparseCoupling
+from .exact import gap_ok, pack_result
 from .progress import logger, warn_caller
 from .result import SolverOutput
-from .sparse import solve_sparse
+from .sparse import solve_sparse, unpermute
 
 #: clusters per cloud of the first attempt (the coarse sparse solve: ~3 s at 15,625, d = 2)
 FIRST_CLUSTERS = 16000
@@ -72,11 +71,28 @@ THRESHOLD_NEIGHBOURS = 16
 class _Attempt:
     size: int
     lower: float           # normalized units
-    upper: float
-    plan: tuple            # (i, j, mass) of the certified coupling (tree order)
+    pv: PlanValue          # the certified coupling (tree order): upper bound, support, scale
     f: np.ndarray
     g: np.ndarray
-    cost_scale: float = 0.0  # the largest cost the coupling uses (gap_ok's rounding floor)
+
+
+@dataclass
+class _Frame:
+    """What every attempt shares: the problem in tree order, its search coordinates (centred
+    on the bounding box's midpoint, not the mean, so that identical points stay identical;
+    never used in a bound) and the axis of the north-west refinement."""
+
+    P: ExactProblem
+    xs: np.ndarray
+    ys: np.ndarray
+    theta: np.ndarray
+
+    @classmethod
+    def build(cls, P: ExactProblem) -> "_Frame":
+        both = np.concatenate([P.X, P.Y])
+        center = (both.min(0) + both.max(0)) / 2
+        xs, ys = P.X - center, P.Y - center
+        return cls(P, xs, ys, default_directions(xs, ys, n_random=0)[0])
 
 
 def quantized_applies(p: float, d: int) -> bool:
@@ -107,14 +123,15 @@ def solve_quantized(mu: Measures, p: float, *, tol: float = 1e-2,
         return solve_sparse(mu, p, tol=tol)
     logger.info("quantized: n=%d, m=%d, d=%d, clusters of %d points, tol %.2g",
                 *P.shape, mu.d, size, tol)
-    best, attempts = None, 0
+    frame, best, attempts = _Frame.build(P), None, 0
     while True:
-        att = _attempt(P, size, tol)
+        att = _attempt(frame, size, tol)
         attempts += 1
         best = att if best is None else _merge(best, att)
+        upper = best.pv.upper
         logger.info("quantized: clusters of %d points: certified [%.10g, %.10g]", size,
-                    P.to_caller_units(best.lower, "down"), P.to_caller_units(best.upper, "up"))
-        done = gap_ok(best.lower, best.upper, P, best.cost_scale, tol)
+                    P.to_caller_units(best.lower, "down"), P.to_caller_units(upper, "up"))
+        done = gap_ok(best.lower, upper, P, best.pv.cost_scale, tol)
         if done or attempts > MAX_REFINEMENTS:
             break
         if size // SHRINK == 1:  # the next level is the fine problem: the sparse solver's
@@ -125,39 +142,36 @@ def solve_quantized(mu: Measures, p: float, *, tol: float = 1e-2,
             return solve_sparse(mu, p, tol=tol)
         size //= SHRINK
     if not done:
-        rel = (best.upper - best.lower) / max(abs(best.upper), 1e-300)
+        rel = (upper - best.lower) / max(abs(upper), 1e-300)
         warn_caller(f"quantized solver stopped at clusters of {size} points with certified "
                     f"relative gap {rel:.2e} > tol; the returned interval is still certified")
-    return _output(P, best, done, attempts, ox, oy)
+    out = pack_result(P, best.pv, best.lower, best.f, best.g, done, attempts,
+                      {"solver": "quantized", "cluster_size": best.size, "attempts": attempts})
+    return unpermute(out, ox, oy)
 
 
-def _attempt(P: ExactProblem, size: int, tol: float) -> _Attempt:
+def _attempt(frame: _Frame, size: int, tol: float) -> _Attempt:
     """One coarse solve and the two certified bounds it gives (normalized units)."""
-    both = np.concatenate([P.X, P.Y])
-    # search coordinates only, never used in a bound; the bounding box's midpoint (not the
-    # mean) so that identical points stay identical (exactly 0)
-    center = (both.min(0) + both.max(0)) / 2
-    xs, ys = P.X - center, P.Y - center
+    P, xs, ys = frame.P, frame.xs, frame.ys
     a, b = P.a, P.b_balanced
     cx, wa = clusters(xs, a, size)
     cy, wb = clusters(ys, b, size)
     wb = mass_matched(wb, wa)
     coarse = solve_sparse(Measures(cx, cy, wa, wb, None), 2.0, tol=tol / 4)
     cp = coarse.plan
-    theta = default_directions(xs, ys, n_random=0)[0]
-    i, j, mass = refine_plan(xs, ys, a, b, size, (cp.rows, cp.cols, cp.mass), theta)
+    i, j, mass = refine_plan(xs, ys, a, b, size, (cp.rows, cp.cols, cp.mass), frame.theta)
     pv = plan_value(P, i, j, mass)
     g = extended_potential(ys, cx, wa, coarse.potentials[0], size, (i, j, mass))
     f = pruned_ctransform(P, g, _thresholds(P, ys, g, pv.i, pv.j))
     lower = max(dual_value(P, f, g), 0.0)  # costs are >= 0: so is every coupling's cost
-    return _Attempt(size, lower, pv.upper, (pv.i, pv.j, pv.mass), f, g, pv.cost_scale)
+    return _Attempt(size, lower, pv, f, g)
 
 
 def _merge(old: _Attempt, new: _Attempt) -> _Attempt:
     """The better bound of each side (both are certified)."""
     lo = old if old.lower >= new.lower else new
-    hi = old if old.upper <= new.upper else new
-    return _Attempt(new.size, lo.lower, hi.upper, hi.plan, lo.f, lo.g, hi.cost_scale)
+    hi = old if old.pv.upper <= new.pv.upper else new
+    return _Attempt(new.size, lo.lower, hi.pv, lo.f, lo.g)
 
 
 def refine_plan(xs, ys, a, b, size: int, coarse, theta):
@@ -228,7 +242,7 @@ def extended_potential(ys, cx, wa, fc, size: int, fine_plan) -> np.ndarray:
     Pg = ExactProblem.build(ys, cx, np.ones(len(ys)), wa, 2.0)  # a search: exact scaling only
     scale = math.ldexp(1.0, min(2 * Pg.k, 1000))
     T = start * scale
-    if not (np.isfinite(scale) and np.all(np.isfinite(T)) and np.all(np.isfinite(fc * scale))):
+    if not (np.all(np.isfinite(T)) and np.all(np.isfinite(fc * scale))):
         return recentred(start)  # a degenerate cloud (all points within 1e-300): any g will do
     _, kstar = pruned_ctransform(Pg, fc * scale, T + 1e-9 * np.abs(T) + 1e-300,
                                  return_index=True)
@@ -260,19 +274,3 @@ def _thresholds(P: ExactProblem, ys, g, i, j) -> np.ndarray:
     vals = ((P.X[:, None, :] - P.Y[near]) ** 2).sum(-1) - g[near]
     T = vals.min(1)
     return T + 1e-9 * np.abs(T) + 1e-300
-
-
-def _output(P: ExactProblem, best: _Attempt, converged: bool, attempts: int, ox, oy):
-    n, m = P.shape
-    i, j, mass = best.plan
-    lower_c = P.to_caller_units(best.lower, "down")
-    upper_c = P.to_caller_units(best.upper, "up")
-    scale = 2.0 ** (-P.k * P.p)
-    value = float(np.dot(mass, ((P.X[i] - P.Y[j]) ** 2).sum(1))) * scale * 2.0 ** -P.ka
-    F, G = np.empty(n), np.empty(m)
-    F[ox], G[oy] = best.f * scale, best.g * scale
-    return SolverOutput(
-        value=min(max(value, lower_c), upper_c), lower=lower_c, upper=upper_c,
-        plan=SparseCoupling(ox[i], oy[j], np.ldexp(mass, -P.ka), (n, m)),
-        potentials=(F, G), converged=bool(converged), n_iter=attempts,
-        info={"solver": "quantized", "cluster_size": best.size, "attempts": attempts})

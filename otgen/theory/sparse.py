@@ -87,7 +87,7 @@ def solve_sparse(mu: Measures, p: float, *, tol=None, coarsest=None, neighbours=
     out = pack_result(P, best, cert.lower, cert.f, cert.g, converged, run.rounds,
                       {"solver": "sparse-network-simplex", "edges": int(len(run.edges)),
                        "rounds": run.rounds, "levels": start.levels, "history": run.history})
-    return _unpermute(out, ox, oy)
+    return unpermute(out, ox, oy)
 
 
 @dataclass
@@ -192,7 +192,7 @@ def _certify(P: ExactProblem, plan: SparsePlan, gelbrich: float, gram: bool,
     return _Certificate(max(lower, gelbrich), f, g, np.concatenate(violated))
 
 
-def _unpermute(out: SolverOutput, ox: np.ndarray, oy: np.ndarray) -> SolverOutput:
+def unpermute(out: SolverOutput, ox: np.ndarray, oy: np.ndarray) -> SolverOutput:
     """Map a result on tree-ordered points back to the caller's order."""
     sp = out.plan
     n, m = len(ox), len(oy)
